@@ -1,0 +1,2 @@
+//! `infw`: rule tuning from the command line. (Skeleton.)
+fn main() {}

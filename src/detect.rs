@@ -1,0 +1,1 @@
+//! Stage 3: rules and detectors over the normalized views. (Skeleton.)

@@ -1,0 +1,1 @@
+//! Stage 4: hits to an anomaly score and an action. (Skeleton.)
