@@ -1,1 +1,62 @@
-fn main(){}
+//! Engine benchmark: evaluate OpenAI chat requests of 4 KiB and 64 KiB with the
+//! default pack, natively. The issue's floors: 4 KiB <= 50 us; 64 KiB <= 20x that.
+//!
+//! Bodies are benign (the common case, where every rule must be tried and none
+//! fires) and built from ordinary English, a little code and some non-Latin
+//! text, so the normalizer's slow paths are exercised too.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use inference_firewall::{Engine, Request};
+use std::hint::black_box;
+
+const PROSE: &str = "Could you help me plan a three-day trip to Lisbon in spring? I like museums, \
+long walks by the river and small restaurants. My budget is moderate, and I would rather take \
+trams than taxis. Please suggest a day-by-day outline with a few alternatives for rainy days. ";
+const CODE: &str = "def mean(xs: list[float]) -> float:\n    \"\"\"Return the arithmetic mean.\"\"\"\n    return sum(xs) / len(xs)\n";
+const MIXED: &str = "Объясните, пожалуйста, разницу между двумя подходами. 请简要说明这两种方法的区别。 ";
+
+/// A chat request with a system message and alternating turns, padded to `size` bytes.
+fn chat_body(size: usize, mix: bool) -> Vec<u8> {
+    let mut messages = vec![serde_json::json!({"role": "system", "content": "You are a helpful travel assistant."})];
+    let mut len = 200;
+    let mut turn = 0;
+    while len < size {
+        let mut text = String::new();
+        while text.len() < 900 {
+            text.push_str(PROSE);
+            if mix && turn % 3 == 1 {
+                text.push_str(CODE);
+            }
+            if mix && turn % 3 == 2 {
+                text.push_str(MIXED);
+            }
+        }
+        let role = if turn % 2 == 0 { "user" } else { "assistant" };
+        len += text.len() + 40;
+        messages.push(serde_json::json!({"role": role, "content": text}));
+        turn += 1;
+    }
+    let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
+    let mut bytes = body.into_bytes();
+    bytes.truncate(bytes.len()); // exact size is reported by the throughput line
+    bytes
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = Engine::default_pack().expect("default pack compiles");
+    let mut group = c.benchmark_group("evaluate");
+    for (name, size, mix) in [("4KiB-english", 4096, false), ("4KiB-mixed", 4096, true), ("64KiB-mixed", 65536, true)] {
+        let body = chat_body(size, mix);
+        let req = Request::post("/v1/chat/completions", "application/json", &body);
+        assert!(engine.evaluate(&req).is_allow(), "benchmark body must be benign: {}", engine.evaluate(&req));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &req, |b, req| {
+            b.iter(|| black_box(engine.evaluate(black_box(req))))
+        });
+    }
+    group.finish();
+    c.bench_function("compile-default-pack", |b| b.iter(|| black_box(Engine::default_pack().expect("compiles"))));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -16,3 +16,15 @@ pub fn extract(req: &Request<'_>, limits: &Limits) -> Result<Payload, PayloadErr
         message_count: 0,
     })
 }
+
+/// Guesses the API from the path alone (for error bodies when extraction failed).
+pub fn api_from_path(path: &str) -> Option<ApiKind> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    if path.ends_with("/chat/completions") {
+        Some(ApiKind::OpenAiChat)
+    } else if path.ends_with("/messages") {
+        Some(ApiKind::AnthropicMessages)
+    } else {
+        None
+    }
+}

@@ -13,7 +13,7 @@
 pub mod json;
 mod extract;
 
-pub use extract::extract;
+pub use extract::{api_from_path, extract};
 
 use crate::limits::Limits;
 use crate::request::Request;

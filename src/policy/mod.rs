@@ -1,47 +1,729 @@
-//! Rule files and plugin configuration, validated and compiled. (Skeleton; being filled in.)
+//! Rule files and plugin configuration: parsed, validated, compiled once.
+//!
+//! Input: the text of a rule file (`filters/*.json`) or of the proxy-wasm
+//! plugin configuration. Output: a [`Policy`] — every regex and phrase
+//! compiled into one [`Matcher`], every target, exclusion and validation
+//! resolved — or one [`PolicyError`] that says which file, which rule, which
+//! JSON pointer and what is wrong. A policy never half-loads: any error refuses
+//! the whole file.
+//!
+//! Wire structs live in [`schema`]; this module turns them into validated
+//! values (the `lowargs -> hiargs` habit).
 
-use crate::limits::Limits;
-use std::fmt;
+mod error;
+pub mod glob;
+pub mod schema;
+
+pub use error::PolicyError;
+pub use glob::Glob;
+pub use schema::{PluginConfig, RuleFile};
+
+use crate::detect::{Matcher, Pattern};
+use crate::limits::{Limits, JSON_DEPTH_CEILING};
+use crate::normalize::{normalize, Findings};
+use crate::payload::{ApiKind, Role};
+use schema::{AllowList, Bound, Examples, MatchSpec, RuleSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Enforce (block) or monitor (never block; record what would have happened).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    #[default]
     Enforce,
     Monitor,
 }
 
-/// A compiled policy.
-#[derive(Debug)]
+/// Where a rule applies.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// Empty: every role.
+    pub roles: Vec<Role>,
+    /// Empty: every pointer.
+    pub pointers: Vec<Glob>,
+    /// Empty: every API.
+    pub apis: Vec<ApiKind>,
+    /// Matches the main (normalized) view.
+    pub main_view: bool,
+    /// Matches views decoded from hidden payloads.
+    pub decoded_views: bool,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub category: String,
+    /// Points before category weights.
+    pub score: u32,
+    pub paranoia: u8,
+    pub targets: Targets,
+    pub examples: Examples,
+    /// For phrase rules: matched only at word boundaries.
+    pub word_boundary: bool,
+}
+
+/// A built-in detector, keyed by the [`Findings`] kind it reads.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    /// The findings kind (`tag_chars`, `bidi`...).
+    pub kind: &'static str,
+    pub score: u32,
+    pub min_count: u32,
+    pub category: String,
+}
+
+/// A rule switched off for some paths or roles.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub rule_ids: Vec<String>,
+    pub categories: Vec<String>,
+    pub paths: Vec<Glob>,
+    pub roles: Vec<Role>,
+}
+
+/// An allow-list check with its status.
+#[derive(Debug, Clone)]
+pub struct ListCheck {
+    pub allow: Vec<Glob>,
+    pub status: u16,
+}
+
+/// A numeric bound with its status.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundCheck {
+    pub limit: usize,
+    pub status: u16,
+}
+
+/// Required JSON pointers with their status.
+#[derive(Debug, Clone)]
+pub struct RequiredCheck {
+    pub pointers: Vec<String>,
+    pub apis: Vec<ApiKind>,
+    pub status: u16,
+}
+
+/// Compiled `validation`.
+#[derive(Debug, Clone, Default)]
+pub struct ValidationChecks {
+    pub methods: Option<ListCheck>,
+    pub content_types: Option<ListCheck>,
+    pub allowed_models: Option<ListCheck>,
+    pub max_messages: Option<BoundCheck>,
+    pub max_segment_chars: Option<BoundCheck>,
+    pub required_fields: Option<RequiredCheck>,
+}
+
+/// A compiled policy: what the engine evaluates requests against.
+#[derive(Debug, Clone)]
 pub struct Policy {
+    /// The pack's name, for logs.
+    pub name: String,
     pub mode: Mode,
+    pub paranoia: u8,
+    pub flag_at: u32,
+    pub block_at: u32,
+    pub block_status: u16,
+    pub category_weights: BTreeMap<String, f64>,
     pub limits: Limits,
+    pub scope_paths: Vec<Glob>,
+    pub scope_exclude: Vec<Glob>,
+    pub validation: ValidationChecks,
+    pub detectors: Vec<Detector>,
+    pub exclusions: Vec<Exclusion>,
+    pub rules: Vec<Rule>,
+    pub(crate) matcher: Matcher,
 }
 
-/// Why a rule file or plugin configuration was refused.
+/// An example of a rule that did not behave as the rule file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    pub message: String,
+pub struct ExampleFailure {
+    pub rule_id: String,
+    /// `/rules/3/examples/match/1`.
+    pub pointer: String,
+    /// True when the example should have matched and did not.
+    pub expected_match: bool,
+    pub text: String,
 }
 
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+/// Categories the default pack and the docs use. Others are accepted when snake_case.
+pub const KNOWN_CATEGORIES: [&str; 10] = [
+    "prompt_injection",
+    "jailbreak",
+    "system_prompt_extraction",
+    "exfiltration",
+    "obfuscation",
+    "pii",
+    "secrets",
+    "validation",
+    "adversarial_suffix",
+    "harmful_content",
+];
+
+fn is_kebab(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+fn is_snake(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('_').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+fn status_ok(s: u16) -> bool {
+    (400..=599).contains(&s)
+}
+
+/// Converts a serde path (`rules[0].match.regex`) to a JSON pointer (`/rules/0/match/regex`).
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        out.push('/');
+        match seg {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    out
+}
+
+/// Strips serde_json's " at line L column C" suffix (we print the position ourselves).
+fn bare_message(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 
-impl std::error::Error for PolicyError {}
+/// The id of rule `index` in a raw document, for error messages.
+fn rule_id_in(raw: Option<&serde_json::Value>, pointer: &str) -> Option<String> {
+    let rest = pointer.strip_prefix("/rules/")?;
+    let index: usize = rest.split('/').next()?.parse().ok()?;
+    raw?.get("rules")?.get(index)?.get("id")?.as_str().map(str::to_string)
+}
+
+impl RuleFile {
+    /// Parses a rule file's text. `origin` names it in errors (a file name).
+    pub fn parse(text: &str, origin: &str) -> Result<RuleFile, PolicyError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, RuleFile>(&mut de) {
+            Ok(file) => {
+                de.end().map_err(|e| PolicyError {
+                    line_col: Some((e.line(), e.column())),
+                    ..PolicyError::whole(origin, format!("{}: a rule file holds exactly one JSON object", bare_message(&e)))
+                })?;
+                Ok(file)
+            }
+            Err(e) => {
+                let pointer = pointer_of(e.path());
+                let inner = e.into_inner();
+                let raw: Option<serde_json::Value> = serde_json::from_str(text).ok();
+                let mut err = PolicyError {
+                    line_col: Some((inner.line(), inner.column())),
+                    ..PolicyError::at(origin, pointer.clone(), bare_message(&inner))
+                };
+                if inner.is_syntax() || inner.is_eof() {
+                    err.pointer = None;
+                    err.message = format!("not valid JSON: {}", bare_message(&inner));
+                }
+                err.rule_id = rule_id_in(raw.as_ref(), &pointer);
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads a rule file from a JSON value (an inline `rules` object of a plugin
+    /// configuration). Pointers in errors are prefixed with `prefix`.
+    pub fn from_value(value: serde_json::Value, origin: &str, prefix: &str) -> Result<RuleFile, PolicyError> {
+        let raw = value.clone();
+        serde_path_to_error::deserialize::<_, RuleFile>(value).map_err(|e| {
+            let pointer = pointer_of(e.path());
+            let rule_id = rule_id_in(Some(&raw), &pointer);
+            let inner = e.into_inner();
+            PolicyError { rule_id, ..PolicyError::at(origin, format!("{prefix}{pointer}"), bare_message(&inner)) }
+        })
+    }
+}
 
 impl Policy {
-    pub fn default_pack() -> Result<Self, PolicyError> {
-        Ok(Policy { mode: Mode::Enforce, limits: Limits::default() })
+    /// Parses and compiles a rule file's text.
+    pub fn from_json(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let file = RuleFile::parse(text, origin)?;
+        Policy::compile(file, origin, "")
     }
-    pub fn from_plugin_config(bytes: &[u8]) -> Result<Self, PolicyError> {
-        let _ = bytes;
-        Self::default_pack()
+
+    /// The embedded default pack.
+    pub fn default_pack() -> Result<Policy, PolicyError> {
+        Policy::from_json(crate::DEFAULT_PACK, "default pack (filters/default.json)")
     }
-    pub fn in_scope(&self, method: &str, path: &str) -> bool {
-        let _ = (method, path);
-        true
+
+    /// Builds the policy from the proxy-wasm plugin configuration: empty means
+    /// the default pack; otherwise [`PluginConfig`].
+    pub fn from_plugin_config(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        const ORIGIN: &str = "plugin configuration";
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| PolicyError::whole(ORIGIN, format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
+        if text.trim().is_empty() {
+            return Policy::default_pack();
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: PluginConfig = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| {
+                let pointer = pointer_of(e.path());
+                let inner = e.into_inner();
+                let syntax = inner.is_syntax() || inner.is_eof();
+                PolicyError {
+                    line_col: Some((inner.line(), inner.column())),
+                    pointer: if syntax { None } else { Some(pointer) },
+                    ..PolicyError::whole(
+                        ORIGIN,
+                        if syntax {
+                            format!("not valid JSON: {}", bare_message(&inner))
+                        } else {
+                            format!(
+                                "{} (keys: rules, mode, paranoia, flag_at, block_at, limits)",
+                                bare_message(&inner)
+                            )
+                        },
+                    )
+                }
+            })
+            .and_then(|c| {
+                de.end().map_err(|e| PolicyError {
+                    line_col: Some((e.line(), e.column())),
+                    ..PolicyError::whole(ORIGIN, format!("{}: the configuration is one JSON object", bare_message(&e)))
+                })?;
+                Ok(c)
+            })?;
+        let (mut file, origin, prefix) = match config.rules {
+            Some(v) => (RuleFile::from_value(v, ORIGIN, "/rules")?, ORIGIN, "/rules"),
+            None => (RuleFile::parse(crate::DEFAULT_PACK, "default pack")?, ORIGIN, ""),
+        };
+        if let Some(m) = config.mode {
+            file.policy.mode = m;
+        }
+        if let Some(p) = config.paranoia {
+            file.policy.paranoia = p;
+        }
+        if let Some(f) = config.flag_at {
+            file.policy.flag_at = f;
+        }
+        if let Some(b) = config.block_at {
+            file.policy.block_at = b;
+        }
+        if let Some(overrides) = config.limits {
+            let mut merged = serde_json::to_value(&file.limits)
+                .map_err(|e| PolicyError::at(ORIGIN, "/limits", format!("cannot merge limits: {e}")))?;
+            if let Some(obj) = merged.as_object_mut() {
+                for (k, v) in overrides {
+                    obj.insert(k, v);
+                }
+            }
+            file.limits = serde_path_to_error::deserialize(merged).map_err(|e| {
+                let pointer = pointer_of(e.path());
+                PolicyError::at(ORIGIN, format!("/limits{pointer}"), bare_message(e.inner()))
+            })?;
+        }
+        Policy::compile(file, origin, prefix)
     }
+
+    /// Validates and compiles a parsed rule file. `prefix` is prepended to
+    /// pointers in errors (`/rules` for an inline plugin configuration).
+    pub fn compile(file: RuleFile, origin: &str, prefix: &str) -> Result<Policy, PolicyError> {
+        let at = |p: &str, msg: String| PolicyError::at(origin, format!("{prefix}{p}"), msg);
+        if file.version != 1 {
+            return Err(at("/version", format!("unsupported version {}: this build reads version 1", file.version)));
+        }
+        let s = &file.policy;
+        if !(1..=4).contains(&s.paranoia) {
+            return Err(at("/policy/paranoia", format!("paranoia {} is out of range: use 1, 2, 3 or 4", s.paranoia)));
+        }
+        if s.block_at == 0 {
+            return Err(at("/policy/block_at", "block_at 0 would block every request: use 1 or more".into()));
+        }
+        if s.flag_at == 0 {
+            return Err(at("/policy/flag_at", "flag_at 0 would flag every request: use 1 or more".into()));
+        }
+        if s.flag_at > s.block_at {
+            return Err(at(
+                "/policy/flag_at",
+                format!(
+                    "flag_at ({}) is above block_at ({}): nothing could ever be flagged; set flag_at <= block_at",
+                    s.flag_at, s.block_at
+                ),
+            ));
+        }
+        if !status_ok(s.block_status) {
+            return Err(at("/policy/block_status", format!("status {} is not a 4xx or 5xx status", s.block_status)));
+        }
+        for (cat, w) in &s.category_weights {
+            if !w.is_finite() || *w < 0.0 || *w > 100.0 {
+                return Err(at(
+                    &format!("/policy/category_weights/{cat}"),
+                    format!("weight {w} is out of range: use a number from 0 to 100"),
+                ));
+            }
+        }
+        let limits = &file.limits;
+        if limits.max_json_depth == 0 || limits.max_json_depth > JSON_DEPTH_CEILING {
+            return Err(at(
+                "/limits/max_json_depth",
+                format!("{} is out of range: use 1 to {JSON_DEPTH_CEILING}", limits.max_json_depth),
+            ));
+        }
+        for (name, v) in [
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_segments", limits.max_segments),
+            ("max_text_bytes", limits.max_text_bytes),
+            ("max_jsonl_lines", limits.max_jsonl_lines),
+            ("max_rules", limits.max_rules),
+            ("max_regex_bytes", limits.max_regex_bytes),
+        ] {
+            if v == 0 {
+                return Err(at(&format!("/limits/{name}"), "0 would reject everything: use a positive number".into()));
+            }
+        }
+        if file.rules.len() > limits.max_rules {
+            return Err(at(
+                "/rules",
+                format!(
+                    "{} rules is more than limits.max_rules ({}): split the pack or raise the limit",
+                    file.rules.len(),
+                    limits.max_rules
+                ),
+            ));
+        }
+
+        let validation = compile_validation(&file.validation, &at)?;
+
+        let mut detectors = Vec::new();
+        let kinds: Vec<&'static str> = Findings::default().iter().map(|(k, _)| k).collect();
+        for (name, spec) in &file.detectors {
+            let Some(kind) = kinds.iter().copied().find(|k| *k == name && *k != "decode_limit_hit") else {
+                let known: Vec<&str> = kinds.iter().copied().filter(|k| *k != "decode_limit_hit").collect();
+                return Err(at(
+                    &format!("/detectors/{name}"),
+                    format!("unknown detector {name:?}: known detectors are {}", known.join(", ")),
+                ));
+            };
+            let category = spec.category.clone().unwrap_or_else(|| "obfuscation".to_string());
+            if !is_snake(&category) {
+                return Err(at(&format!("/detectors/{name}/category"), format!("category {category:?} must be snake_case")));
+            }
+            if spec.score > 0 {
+                detectors.push(Detector { kind, score: spec.score, min_count: spec.min_count.max(1), category });
+            }
+        }
+
+        let mut exclusions = Vec::new();
+        for (i, ex) in file.exclusions.iter().enumerate() {
+            let mut rule_ids = Vec::new();
+            let mut categories = Vec::new();
+            for (j, r) in ex.rules.iter().enumerate() {
+                if let Some(c) = r.strip_prefix("category:") {
+                    categories.push(c.to_string());
+                } else if file.rules.iter().any(|x| &x.id == r) {
+                    rule_ids.push(r.clone());
+                } else {
+                    return Err(at(
+                        &format!("/exclusions/{i}/rules/{j}"),
+                        format!("no rule has the id {r:?} (write a rule id of this file, or category:<name>)"),
+                    ));
+                }
+            }
+            let roles = parse_roles(&ex.roles, &|j, m| at(&format!("/exclusions/{i}/roles/{j}"), m))?;
+            exclusions.push(Exclusion { rule_ids, categories, paths: ex.paths.iter().map(|p| Glob::new(p)).collect(), roles });
+        }
+
+        let mut rules = Vec::with_capacity(file.rules.len());
+        let mut patterns = Vec::with_capacity(file.rules.len());
+        for (i, spec) in file.rules.iter().enumerate() {
+            let (rule, pattern) = compile_rule(i, spec, &file.rules, &|p, m| at(&format!("/rules/{i}{p}"), m).in_rule(&spec.id))?;
+            rules.push(rule);
+            patterns.push(Some(pattern));
+        }
+        let matcher = Matcher::build(&patterns, limits.max_regex_bytes).map_err(|e| {
+            let id = rules.get(e.rule).map(|r| r.id.clone()).unwrap_or_default();
+            at(&format!("/rules/{}/match/regex", e.rule), e.message).in_rule(&id)
+        })?;
+
+        Ok(Policy {
+            name: file.name.clone().unwrap_or_else(|| origin.to_string()),
+            mode: s.mode,
+            paranoia: s.paranoia,
+            flag_at: s.flag_at,
+            block_at: s.block_at,
+            block_status: s.block_status,
+            category_weights: s.category_weights.clone(),
+            limits: file.limits.clone(),
+            scope_paths: file.scope.paths.iter().map(|p| Glob::new(p)).collect(),
+            scope_exclude: file.scope.exclude_paths.iter().map(|p| Glob::new(p)).collect(),
+            validation,
+            detectors,
+            exclusions,
+            rules,
+            matcher,
+        })
+    }
+
+    /// Whether a request to `path` is inspected at all (query string ignored).
+    pub fn in_scope(&self, _method: &str, path: &str) -> bool {
+        let path = match path.find(['?', '#']) {
+            Some(i) => &path[..i],
+            None => path,
+        };
+        glob::any_match(&self.scope_paths, path) && !glob::any_match(&self.scope_exclude, path)
+    }
+
+    /// Points a rule's hit adds: its score times its category's weight, rounded.
+    pub fn weighted(&self, category: &str, score: u32) -> u32 {
+        let w = self.category_weights.get(category).copied().unwrap_or(1.0);
+        (f64::from(score) * w).round() as u32
+    }
+
+    /// Runs every rule's examples; returns those that failed.
+    pub fn check_examples(&self) -> Vec<ExampleFailure> {
+        let mut failures = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            for (kind, list, want) in
+                [("match", &rule.examples.must_match, true), ("no_match", &rule.examples.no_match, false)]
+            {
+                for (j, text) in list.iter().enumerate() {
+                    if self.example_matches(i, text).is_some() != want {
+                        failures.push(ExampleFailure {
+                            rule_id: rule.id.clone(),
+                            pointer: format!("/rules/{i}/examples/{kind}/{j}"),
+                            expected_match: want,
+                            text: text.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        failures
+    }
+
+    /// Whether rule `index` matches `text` once normalized (any view it targets).
+    pub fn example_matches(&self, index: usize, text: &str) -> Option<(usize, usize)> {
+        let rule = self.rules.get(index)?;
+        let n = normalize(text, &self.limits);
+        if rule.targets.main_view {
+            if let Some(span) = self.matcher.rule_matches(index, &n.view, rule.word_boundary) {
+                return Some(span);
+            }
+        }
+        if rule.targets.decoded_views {
+            for d in &n.decoded {
+                if let Some(span) = self.matcher.rule_matches(index, &d.view, rule.word_boundary) {
+                    return Some(span);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn parse_roles(names: &[String], err: &dyn Fn(usize, String) -> PolicyError) -> Result<Vec<Role>, PolicyError> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, r)| {
+            Role::parse(r).ok_or_else(|| {
+                let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                err(j, format!("unknown role {r:?}: use one of {}", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+fn parse_apis(names: &[String], err: &dyn Fn(usize, String) -> PolicyError) -> Result<Vec<ApiKind>, PolicyError> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, a)| {
+            ApiKind::parse(a).ok_or_else(|| {
+                let known: Vec<&str> = ApiKind::ALL.iter().map(|k| k.as_str()).collect();
+                err(j, format!("unknown API {a:?}: use one of {}", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+fn compile_validation(
+    v: &schema::Validation,
+    at: &dyn Fn(&str, String) -> PolicyError,
+) -> Result<ValidationChecks, PolicyError> {
+    let status = |name: &str, s: Option<u16>, default: u16| -> Result<u16, PolicyError> {
+        let s = s.unwrap_or(default);
+        if status_ok(s) {
+            Ok(s)
+        } else {
+            Err(at(&format!("/validation/{name}/status"), format!("status {s} is not a 4xx or 5xx status")))
+        }
+    };
+    let list = |name: &str, l: &Option<AllowList>, default: u16, upper: bool| -> Result<Option<ListCheck>, PolicyError> {
+        match l {
+            None => Ok(None),
+            Some(l) if l.allow.is_empty() => Err(at(
+                &format!("/validation/{name}/allow"),
+                "an empty allow list would refuse every request: list the allowed values or remove the check".into(),
+            )),
+            Some(l) => Ok(Some(ListCheck {
+                allow: l
+                    .allow
+                    .iter()
+                    .map(|a| Glob::new(&if upper { a.to_ascii_uppercase() } else { a.to_ascii_lowercase() }))
+                    .collect(),
+                status: status(name, l.status, default)?,
+            })),
+        }
+    };
+    let bound = |name: &str, b: &Option<Bound>| -> Result<Option<BoundCheck>, PolicyError> {
+        match b {
+            None => Ok(None),
+            Some(b) => Ok(Some(BoundCheck { limit: b.limit, status: status(name, b.status, 400)? })),
+        }
+    };
+    let required = match &v.required_fields {
+        None => None,
+        Some(r) => {
+            for (j, p) in r.pointers.iter().enumerate() {
+                if !p.is_empty() && !p.starts_with('/') {
+                    return Err(at(
+                        &format!("/validation/required_fields/pointers/{j}"),
+                        format!("{p:?} is not a JSON pointer: it must start with '/', e.g. \"/model\""),
+                    ));
+                }
+            }
+            let apis = parse_apis(&r.apis, &|j, m| at(&format!("/validation/required_fields/apis/{j}"), m))?;
+            Some(RequiredCheck { pointers: r.pointers.clone(), apis, status: status("required_fields", r.status, 400)? })
+        }
+    };
+    Ok(ValidationChecks {
+        methods: list("methods", &v.methods, 405, true)?,
+        content_types: list("content_types", &v.content_types, 415, false)?,
+        allowed_models: match &v.allowed_models {
+            None => None,
+            Some(l) => Some(ListCheck {
+                allow: l.allow.iter().map(|a| Glob::new(a)).collect(),
+                status: status("allowed_models", l.status, 400)?,
+            }),
+        },
+        max_messages: bound("max_messages", &v.max_messages)?,
+        max_segment_chars: bound("max_segment_chars", &v.max_segment_chars)?,
+        required_fields: required,
+    })
+}
+
+fn compile_rule(
+    index: usize,
+    spec: &RuleSpec,
+    all: &[RuleSpec],
+    at: &dyn Fn(&str, String) -> PolicyError,
+) -> Result<(Rule, Pattern), PolicyError> {
+    if !is_kebab(&spec.id) {
+        return Err(at("/id", format!("id {:?} must be kebab-case: lower-case letters, digits and '-'", spec.id)));
+    }
+    if let Some(first) = all.iter().position(|r| r.id == spec.id) {
+        if first != index {
+            return Err(at("/id", format!("id {:?} is already used by rules[{first}]: ids must be unique", spec.id)));
+        }
+    }
+    if spec.description.trim().is_empty() {
+        return Err(at("/description", "a rule needs a description: say what it catches and why".into()));
+    }
+    if !is_snake(&spec.category) {
+        return Err(at(
+            "/category",
+            format!(
+                "category {:?} must be snake_case (known: {})",
+                spec.category,
+                KNOWN_CATEGORIES.join(", ")
+            ),
+        ));
+    }
+    let score = match (spec.severity, spec.score) {
+        (Some(_), Some(_)) => {
+            return Err(at("/score", "give either severity or score, not both".into()));
+        }
+        (Some(sev), None) => sev.points(),
+        (None, Some(s)) if s <= 1000 => s,
+        (None, Some(s)) => return Err(at("/score", format!("score {s} is out of range: use 0 to 1000"))),
+        (None, None) => {
+            return Err(at(
+                "",
+                "a rule needs a severity (critical, error, warning, notice) or an explicit score".into(),
+            ))
+        }
+    };
+    let paranoia = spec.paranoia.unwrap_or(1);
+    if !(1..=4).contains(&paranoia) {
+        return Err(at("/paranoia", format!("paranoia {paranoia} is out of range: use 1, 2, 3 or 4")));
+    }
+    let roles = parse_roles(&spec.targets.roles, &|j, m| at(&format!("/targets/roles/{j}"), m))?;
+    let apis = parse_apis(&spec.targets.apis, &|j, m| at(&format!("/targets/apis/{j}"), m))?;
+    let (mut main_view, mut decoded_views) = (spec.targets.views.is_empty(), spec.targets.views.is_empty());
+    for (j, v) in spec.targets.views.iter().enumerate() {
+        match v.as_str() {
+            "main" => main_view = true,
+            "decoded" => decoded_views = true,
+            other => {
+                return Err(at(&format!("/targets/views/{j}"), format!("unknown view {other:?}: use \"main\" or \"decoded\"")))
+            }
+        }
+    }
+    let MatchSpec { regex, phrases, word_boundary } = &spec.matcher;
+    let pattern = match (regex, phrases) {
+        (Some(_), Some(_)) => return Err(at("/match", "give either regex or phrases, not both".into())),
+        (None, None) => return Err(at("/match", "a rule needs a regex or a list of phrases to match".into())),
+        (Some(r), None) => {
+            if word_boundary.is_some() {
+                return Err(at("/match/word_boundary", "word_boundary applies to phrases; in a regex write \\b".into()));
+            }
+            if r.is_empty() {
+                return Err(at("/match/regex", "an empty regex matches every request".into()));
+            }
+            Pattern::Regex(r.clone())
+        }
+        (None, Some(list)) => {
+            if list.is_empty() {
+                return Err(at("/match/phrases", "the phrase list is empty".into()));
+            }
+            let limits = Limits::default();
+            let mut normalized = Vec::with_capacity(list.len());
+            for (j, p) in list.iter().enumerate() {
+                let view = normalize(p, &limits).view;
+                if view.is_empty() {
+                    return Err(at(&format!("/match/phrases/{j}"), "this phrase is empty once normalized".into()));
+                }
+                normalized.push(view);
+            }
+            Pattern::Phrases { phrases: normalized, word_boundary: word_boundary.unwrap_or(true) }
+        }
+    };
+    let rule = Rule {
+        id: spec.id.clone(),
+        description: spec.description.clone(),
+        category: spec.category.clone(),
+        score,
+        paranoia,
+        targets: Targets {
+            roles,
+            pointers: spec.targets.pointers.iter().map(|p| Glob::new(p)).collect(),
+            apis,
+            main_view,
+            decoded_views,
+        },
+        examples: spec.examples.clone(),
+        word_boundary: word_boundary.unwrap_or(true),
+    };
+    Ok((rule, pattern))
 }
