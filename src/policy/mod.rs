@@ -288,10 +288,7 @@ impl Policy {
                         if syntax {
                             format!("not valid JSON: {}", bare_message(&inner))
                         } else {
-                            format!(
-                                "{} (keys: rules, mode, paranoia, flag_at, block_at, limits)",
-                                bare_message(&inner)
-                            )
+                            bare_message(&inner)
                         },
                     )
                 }

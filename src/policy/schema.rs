@@ -246,7 +246,8 @@ pub struct Targets {
 #[serde(default, deny_unknown_fields)]
 pub struct MatchSpec {
     /// A regular expression (Rust `regex` syntax: linear time, no backreferences),
-    /// matched case-insensitively on the normalized view.
+    /// matched on the lower-case normalized view: write it in lower case
+    /// (an upper-case literal is refused, as it could never match).
     pub regex: Option<String>,
     /// Literal phrases (normalized like the text), matched with Aho-Corasick.
     pub phrases: Option<Vec<String>>,
