@@ -44,6 +44,7 @@ pub mod normalize;
 pub mod payload;
 pub mod policy;
 pub mod request;
+pub mod respond;
 pub mod score;
 pub mod verdict;
 

@@ -1,6 +1,6 @@
 //! Stage 1: from request bytes to the texts a model will read.
 //!
-//! Input: a [`Request`] and the [`Limits`]. Output: a [`Payload`] — the API
+//! Input: a [`Request`](crate::request::Request) and the [`Limits`](crate::limits::Limits). Output: a [`Payload`] — the API
 //! recognized, every text segment with its JSON pointer and role, and the
 //! parsed document (for validation rules) — or a [`PayloadError`] that says
 //! exactly what is wrong and carries the HTTP status to answer with.
@@ -15,8 +15,6 @@ mod extract;
 
 pub use extract::{api_from_path, extract};
 
-use crate::limits::Limits;
-use crate::request::Request;
 use std::fmt;
 
 /// The API a request speaks, recognized from its path and shape.
