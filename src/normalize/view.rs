@@ -1,0 +1,784 @@
+//! The main detection view of a text whose invisible characters are gone.
+//!
+//! Steps, each a linear pass:
+//!
+//! 1. NFKC, skipped when the quick check says the text is already NFKC (always
+//!    for ASCII). Characters that NFKC turns into ASCII letters are counted as
+//!    `compatibility` (fullwidth, mathematical, circled, ligatures); those
+//!    that become digits or punctuation (fullwidth `，` and `２` of CJK text,
+//!    `…`, NBSP) or that are ordinary symbols (`™`, `№`, `ℹ`, `ª`, Roman
+//!    numerals, squared units) are normalized without being counted.
+//! 2. Shape: combining marks are removed from Latin letters and look-alikes,
+//!    and the generic combining diacritics (U+0300 block and its extensions,
+//!    the favourites of Zalgo text) from every base; the marks of scripts that
+//!    need them (Devanagari, Thai, Arabic, Hebrew...) stay. A base carrying two
+//!    removed marks or more counts them all in `combining_marks`. Precomposed
+//!    Latin letters lose their accents (`ïgnörë` -> `ignore`, `é` -> `e`), so
+//!    rules are written without accents. Unicode whitespace becomes ASCII.
+//! 3. Spaced letters joined and whitespace collapsed, see [`join_spaced`].
+//! 4. Lower case, with look-alikes of other scripts folded to Latin, see
+//!    [`super::confusables`].
+//!
+//! Pure ASCII text skips steps 1, 2 and 4's folding: it is joined and
+//! lower-cased, two passes without a table lookup.
+
+use std::borrow::Cow;
+use std::iter;
+
+use unicode_normalization::char::{
+    canonical_combining_class, decompose_canonical, decompose_compatible, is_combining_mark,
+};
+use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+use super::confusables::{self, fold_lower, is_latin_letter, lookup, push_lower_str};
+use super::{clean, swar, Findings};
+
+/// Builds the view of `cleaned` (invisible characters already removed).
+pub(crate) fn build(cleaned: &str, findings: &mut Findings) -> String {
+    if cleaned.is_ascii() {
+        let mut view = String::with_capacity(cleaned.len());
+        join_spaced(cleaned, &mut view, findings);
+        view.make_ascii_lowercase();
+        return view;
+    }
+    let nfkc = nfkc(cleaned, findings);
+    let mut shaped = String::with_capacity(nfkc.len());
+    let seen = shape(&nfkc, &mut shaped, findings);
+    if seen.stripped && is_nfc_quick(shaped.chars()) != IsNormalized::Yes {
+        // A removed mark may have kept two characters from composing
+        // (`ㅋ` + U+0301 + `ㅏ`): compose them now, or the next pass would.
+        shaped = shaped.nfc().collect();
+    }
+    let mut joined = String::with_capacity(shaped.len());
+    join_spaced(&shaped, &mut joined, findings);
+    let mut view = String::with_capacity(joined.len() + joined.len() / 8);
+    if seen.may_fold() {
+        fold_lower(&joined, &mut view, findings);
+    } else {
+        push_lower_str(&mut view, &joined);
+    }
+    view
+}
+
+/// Characters that are NFKC and never combine with their neighbours, in the
+/// blocks of the most common scripts: no lookup needed.
+fn is_common_stable(c: char) -> bool {
+    let cp = c as u32;
+    // CJK ideographs and Hangul syllables first: one comparison for most
+    // characters of Chinese, Japanese and Korean text.
+    if (0x3400..=0xD7A3).contains(&cp) {
+        return matches!(cp, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3);
+    }
+    matches!(cp,
+        0x0391..=0x03A9 | 0x03AC..=0x03CE | 0x0400..=0x0482 | 0x048A..=0x04FF | 0x05D0..=0x05EA
+        | 0x0621..=0x063A | 0x0641..=0x064A | 0x0905..=0x0939 | 0x0E01..=0x0E30 | 0x3001..=0x3029
+        | 0x3041..=0x3096 | 0x30A1..=0x30FA)
+}
+
+/// NFKC of `s`, counting `compatibility` (see the module documentation).
+///
+/// Only the segments that need it are normalized: a character that passes
+/// the NFKC quick check with combining class 0 starts a segment nothing
+/// before it composes with (UAX #15, "boundary before"), so text made of
+/// such characters is returned as it is, and one fullwidth comma in Chinese
+/// text costs one short segment, not the whole text.
+fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
+    let mut out: Option<String> = None;
+    let (mut copied, mut segment, mut dirty, mut last_class) = (0, 0, false, 0u8);
+    // Whether the segment starts with a boundary character (not so for a
+    // text that starts with a mark).
+    let mut segment_stable = false;
+    let mut flush =
+        |out: &mut Option<String>, copied: &mut usize, segment: usize, stable: bool, end: usize| {
+            let out = out.get_or_insert_with(|| String::with_capacity(s.len() + 16));
+            let part = s.get(segment..end).unwrap_or("");
+            out.push_str(s.get(*copied..segment).unwrap_or(""));
+            let mut chars = part.chars();
+            let first = if stable { chars.next() } else { None };
+            findings.compatibility += chars
+                .clone()
+                .filter(|&c| is_compatibility_letter(c))
+                .count() as u32;
+            // A stable character followed by characters that decompose to ASCII
+            // (`好，` in CJK text): nothing composes, no need for the general
+            // machinery.
+            if chars.clone().all(ascii_decomposition) {
+                out.extend(first);
+                chars.for_each(|c| decompose_compatible(c, |d| out.push(d)));
+            } else {
+                out.extend(part.nfkc());
+            }
+            *copied = end;
+        };
+    for (i, c) in s.char_indices() {
+        let (boundary, normal) = if c.is_ascii() || is_common_stable(c) {
+            (true, true)
+        } else {
+            let class = canonical_combining_class(c);
+            let quick = is_nfkc_quick(iter::once(c)) == IsNormalized::Yes;
+            let in_order = class == 0 || class >= last_class;
+            last_class = class;
+            (class == 0 && quick, quick && in_order)
+        };
+        if boundary {
+            if dirty {
+                flush(&mut out, &mut copied, segment, segment_stable, i);
+                dirty = false;
+            }
+            segment = i;
+            segment_stable = true;
+            last_class = 0;
+        }
+        dirty |= !normal;
+    }
+    if dirty {
+        flush(&mut out, &mut copied, segment, segment_stable, s.len());
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut out) => {
+            out.push_str(s.get(copied..).unwrap_or(""));
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// Whether the compatibility decomposition of `c` is all ASCII.
+fn ascii_decomposition(c: char) -> bool {
+    let mut ascii = true;
+    decompose_compatible(c, |d| ascii &= d.is_ascii());
+    ascii
+}
+
+/// Whether NFKC turns `c` into one to three ASCII letters, the forms used to
+/// dress up Latin text; see the module documentation.
+fn is_compatibility_letter(c: char) -> bool {
+    let cp = c as u32;
+    if c.is_ascii() || matches!(cp, 0xAA | 0xBA | 0x2139 | 0x2150..=0x218F | 0x3380..=0x33FF) {
+        return false;
+    }
+    let (mut letters, mut others) = (0u32, 0u32);
+    decompose_compatible(c, |d| {
+        if d.is_ascii_alphabetic() {
+            letters += 1;
+        } else {
+            others += 1;
+        }
+    });
+    let max_letters = if (0x2100..=0x214F).contains(&cp) {
+        1
+    } else {
+        3
+    };
+    others == 0 && (1..=max_letters).contains(&letters) && letters != 0
+}
+
+/// Ranges without combining marks, to skip the mark lookup on common text.
+fn cannot_be_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0370..=0x0482 | 0x048A..=0x058F | 0x05D0..=0x05EA | 0x0620..=0x064A | 0x3040..=0x3098
+        | 0x309B..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3)
+}
+
+/// Combining marks not tied to a script: removed from every base.
+fn is_generic_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0300..=0x036F | 0x0483..=0x0489 | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF
+        | 0xFE20..=0xFE2F)
+}
+
+/// What [`shape`] saw, to decide what the later steps must do.
+#[derive(Debug, Default, Clone, Copy)]
+struct Shaped {
+    /// A combining mark was removed.
+    stripped: bool,
+    /// A Latin letter or a Latin-script look-alike.
+    latin: bool,
+    /// A look-alike of another script.
+    look_alike: bool,
+    /// Bit set of the scripts of those look-alikes.
+    scripts: u32,
+}
+
+impl Shaped {
+    /// Whether any word can fold: without a Latin letter, and with the
+    /// look-alikes of one script only, no word meets the folding rule.
+    fn may_fold(&self) -> bool {
+        self.latin || (self.look_alike && self.scripts.count_ones() >= 2)
+    }
+}
+
+/// Step 2: marks, Latin accents, Unicode whitespace; see the module
+/// documentation. Cyrillic, CJK and Hangul take a short path.
+fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
+    let mut seen = Shaped::default();
+    let mut strip_marks = false;
+    let mut stripped = 0u32;
+    // `s[..copied]` is done with; unchanged characters are copied in runs.
+    let mut copied = 0;
+    let mut last: Option<char> = None;
+    let cut = |out: &mut String, copied: &mut usize, i: usize, len: usize| {
+        out.push_str(s.get(*copied..i).unwrap_or(""));
+        *copied = i + len;
+    };
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let cp = c as u32;
+        if cp < 0x80 {
+            strip_marks = c.is_ascii_alphabetic();
+            seen.latin |= strip_marks;
+            stripped = 0;
+            last = Some(c);
+            continue;
+        }
+        match cp {
+            0x0400..=0x0482
+            | 0x048A..=0x04FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xAC00..=0xD7A3 => {
+                stripped = 0;
+                strip_marks = false;
+                if let Some(script) = look_alike_script(c) {
+                    strip_marks = true;
+                    seen.look_alike = true;
+                    seen.scripts |= script;
+                }
+                last = Some(c);
+                continue;
+            }
+            _ => {}
+        }
+        if c.is_whitespace() || c == '\u{2800}' {
+            strip_marks = false;
+            stripped = 0;
+            let space = if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                '\n'
+            } else {
+                ' '
+            };
+            cut(out, &mut copied, i, c.len_utf8());
+            out.push(space);
+            last = Some(space);
+            continue;
+        }
+        if !cannot_be_mark(c) && is_combining_mark(c) {
+            // U+20E3 completes a keycap emoji (`1️⃣`).
+            if c != '\u{20E3}' && (strip_marks || is_generic_mark(c)) {
+                stripped += 1;
+                seen.stripped = true;
+                findings.combining_marks += match stripped {
+                    1 => 0,
+                    2 => 2,
+                    _ => 1,
+                };
+                cut(out, &mut copied, i, c.len_utf8());
+            } else {
+                last = Some(c);
+            }
+            continue;
+        }
+        if matches!(c, '\u{200C}' | '\u{200D}') {
+            // Kept by the cleaning for its neighbours, one of which may just
+            // have been removed: judged again on what the view holds. Once
+            // removed, it is as if it had never been there.
+            if clean::context_allows(c, last, chars.peek().map(|&(_, n)| n)) {
+                strip_marks = false;
+                stripped = 0;
+                last = Some(c);
+            } else {
+                findings.invisible += 1;
+                cut(out, &mut copied, i, c.len_utf8());
+            }
+            continue;
+        }
+        stripped = 0;
+        if c == '\u{131}' {
+            // Turkish dotless i: a letter of its own, folded without a count.
+            strip_marks = true;
+            seen.latin = true;
+            cut(out, &mut copied, i, c.len_utf8());
+            out.push('i');
+            last = Some('i');
+        } else if matches!(cp, 0xC0..=0x24F | 0x1E00..=0x1EFF) && c != '\u{D7}' && c != '\u{F7}' {
+            strip_marks = true;
+            seen.latin = true;
+            let mut base = None;
+            decompose_canonical(c, |d| {
+                if base.is_none() && !is_combining_mark(d) {
+                    base = Some(d);
+                }
+            });
+            last = Some(c);
+            if let Some(b) = base.filter(|&b| b != c) {
+                cut(out, &mut copied, i, c.len_utf8());
+                out.push(b);
+                last = Some(b);
+            }
+        } else {
+            let script = look_alike_script(c);
+            let latin = script.is_none() && is_latin_letter(c) || script == Some(0);
+            if let Some(script) = script.filter(|&s| s != 0) {
+                seen.look_alike = true;
+                seen.scripts |= script;
+            }
+            seen.latin |= latin;
+            strip_marks = latin || script.is_some();
+            last = Some(c);
+        }
+    }
+    out.push_str(s.get(copied..).unwrap_or(""));
+    seen
+}
+
+/// The script bit of a look-alike (0 for a Latin-script one), if `c` is one.
+fn look_alike_script(c: char) -> Option<u32> {
+    lookup(c).map(|_| confusables::script_bit(c))
+}
+
+const SPACE: u8 = 1;
+const SEPARATOR: u8 = 2;
+
+/// Byte classes for [`join_spaced`]: ASCII whitespace (after [`shape`], the
+/// only whitespace left) and the separators of spelled-out letters.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let spaces = [b' ', b'\t', b'\n', b'\r', 0x0B, 0x0C];
+    let mut i = 0;
+    while i < spaces.len() {
+        t[spaces[i] as usize] = SPACE | SEPARATOR;
+        i += 1;
+    }
+    let separators = [b'.', b'-', b'_', b'*', b'/', b'|'];
+    i = 0;
+    while i < separators.len() {
+        t[separators[i] as usize] = SEPARATOR;
+        i += 1;
+    }
+    t
+};
+
+fn is_space(b: u8) -> bool {
+    CLASS.get(usize::from(b)).is_some_and(|&k| k & SPACE != 0)
+}
+
+fn is_separator(b: u8) -> bool {
+    CLASS
+        .get(usize::from(b))
+        .is_some_and(|&k| k & SEPARATOR != 0)
+}
+
+/// Width of a whitespace gap: a line break is wider than a space.
+fn space_width(gap: &[u8]) -> u32 {
+    gap.iter()
+        .map(|&b| if matches!(b, b' ' | b'\t') { 1 } else { 2 })
+        .sum()
+}
+
+/// A gap between two letters with its whitespace collapsed: letters belong to
+/// one spelled-out run only when every gap of the run collapses alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GapKey {
+    bytes: [u8; 3],
+    len: usize,
+}
+
+impl GapKey {
+    /// The key of a gap, if it is only separators and short enough (at most
+    /// three characters once collapsed).
+    fn of(gap: &[u8]) -> Option<GapKey> {
+        let mut key = GapKey {
+            bytes: [0; 3],
+            len: 0,
+        };
+        let mut after_space = false;
+        for &b in gap {
+            if !is_separator(b) {
+                return None;
+            }
+            let b = if is_space(b) {
+                if after_space {
+                    continue;
+                }
+                after_space = true;
+                b' '
+            } else {
+                after_space = false;
+                b
+            };
+            *key.bytes.get_mut(key.len)? = b;
+            key.len += 1;
+        }
+        (key.len > 0).then_some(key)
+    }
+
+    fn is_space(&self) -> bool {
+        self.len == 1 && self.bytes.first() == Some(&b' ')
+    }
+}
+
+/// A run of single letters, each one gap apart.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Byte offset of the first letter.
+    first: usize,
+    /// Byte offset of the last letter.
+    last: usize,
+    /// Byte offset after the last letter.
+    end: usize,
+    count: usize,
+    key: Option<GapKey>,
+}
+
+/// A token that is one letter. Marks and conjoining Hangul jamo are not: put
+/// next to each other they compose into other characters.
+fn is_single_letter(token: &str) -> bool {
+    match token.as_bytes() {
+        [b] => b.is_ascii_alphabetic(),
+        bytes if bytes.len() <= 4 && !token.is_ascii() => {
+            let mut chars = token.chars();
+            matches!((chars.next(), chars.next()), (Some(c), None)
+                if c.is_alphabetic()
+                    && !matches!(c as u32, 0x1100..=0x11FF | 0xA960..=0xA97F | 0xD7B0..=0xD7FF)
+                    && !is_combining_mark(c))
+        }
+        _ => false,
+    }
+}
+
+/// Whitespace at `k` that collapsing changes: any but a space, or a space
+/// followed by whitespace or by the end.
+fn is_irregular_space(bytes: &[u8], k: usize) -> bool {
+    match bytes.get(k) {
+        Some(&b' ') => bytes.get(k + 1).map_or(true, |&next| next <= b' '),
+        Some(&b) => b < b' ',
+        None => false,
+    }
+}
+
+/// The first irregular whitespace at or after `i`, or the end.
+fn next_irregular_space(bytes: &[u8], mut i: usize) -> usize {
+    while let (Some(x), Some(next)) = (swar::load(bytes, i), swar::load(bytes, i + 1)) {
+        if swar::below(x, b' ') | (swar::eq(x, b' ') & swar::below(next, b' ' + 1)) != 0 {
+            if let Some(k) = (i..i + 8).find(|&k| is_irregular_space(bytes, k)) {
+                return k;
+            }
+        }
+        i += 8;
+    }
+    (i..bytes.len())
+        .find(|&k| is_irregular_space(bytes, k))
+        .unwrap_or(bytes.len())
+}
+
+/// Writes text with whitespace runs collapsed to one space and trimmed.
+struct Collapser<'a> {
+    out: &'a mut String,
+    pending_space: bool,
+}
+
+impl Collapser<'_> {
+    /// Copies `s`, collapsing whitespace. Text with single spaces between
+    /// words is copied in one piece: only irregular whitespace splits it.
+    fn push_str(&mut self, s: &str) {
+        // After `clean` and `shape`, every byte up to b' ' is ASCII whitespace.
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let spaces = i;
+            while bytes.get(i).is_some_and(|&b| b <= b' ') {
+                i += 1;
+            }
+            self.pending_space |= i > spaces;
+            if i >= bytes.len() {
+                break;
+            }
+            let start = i;
+            i = next_irregular_space(bytes, i);
+            self.space_if_pending();
+            self.out.push_str(s.get(start..i).unwrap_or(""));
+        }
+    }
+
+    fn space_if_pending(&mut self) {
+        if self.pending_space && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.pending_space = false;
+    }
+}
+
+/// Step 3: joins letter-by-letter spelling and collapses whitespace.
+///
+/// A run is three or more one-letter tokens with the same short gap between
+/// each (`i g n o r e`, `i.g.n.o.r.e`, `I-G-N-O-R-E`, `i _ g _ n`); it is
+/// joined into one word. `I am a cat` has no run: its one-letter words are
+/// not next to each other. When the gap changes, a run ends and a new one may
+/// start at its last letter (`x i-g-n-o-r-e` -> `x ignore`). In a run spaced
+/// by whitespace, gaps wider than the narrowest (two spaces, a line break)
+/// separate words: `i g n o r e  p r e v i o u s` -> `ignore previous`, as
+/// long as every word has two letters or more (otherwise a second pass could
+/// join them differently, and the view must be a fixed point). Runs of four
+/// letters or more count in `spaced_words`; three-letter ones (`U.S.A.`,
+/// `a b c`) are joined without a count.
+pub(crate) fn join_spaced(input: &str, out: &mut String, findings: &mut Findings) {
+    let bytes = input.as_bytes();
+    let mut w = Collapser {
+        out,
+        pending_space: false,
+    };
+    let mut cursor = 0;
+    let mut run: Option<Run> = None;
+    single_letters(input, |start, end| {
+        // The gap holds a longer token when it is not all separators.
+        let key = run
+            .and_then(|r| bytes.get(r.end..start))
+            .and_then(GapKey::of);
+        let letter = Run {
+            first: start,
+            last: start,
+            end,
+            count: 1,
+            key: None,
+        };
+        run = Some(match (run, key) {
+            (Some(r), Some(k)) if r.count == 1 || r.key == Some(k) => Run {
+                last: start,
+                end,
+                count: r.count + 1,
+                key: Some(k),
+                ..r
+            },
+            (Some(r), Some(k)) if r.count == 2 => {
+                // Restart from the last letter: `x y-z-w` -> `x yzw`.
+                Run {
+                    first: r.last,
+                    last: start,
+                    end,
+                    count: 2,
+                    key: Some(k),
+                }
+            }
+            (Some(r), _) => {
+                emit_run(input, &r, &mut cursor, &mut w, findings);
+                letter
+            }
+            (None, _) => letter,
+        });
+    });
+    if let Some(r) = run {
+        emit_run(input, &r, &mut cursor, &mut w, findings);
+    }
+    w.push_str(input.get(cursor..).unwrap_or(""));
+}
+
+/// Calls `f(start, end)` for each one-letter token of `input`, in order.
+///
+/// A one-letter token has a separator (or an end) on each side. Eight bytes
+/// at a time, a position is looked at only if the byte before is a separator
+/// or punctuation and the byte after is too, or the byte starts a non-ASCII
+/// character: in prose, that is a few positions a line.
+fn single_letters(input: &str, mut f: impl FnMut(usize, usize)) {
+    let bytes = input.as_bytes();
+    let exact = |p: usize| -> Option<(usize, usize)> {
+        if p > 0 && !bytes.get(p - 1).is_some_and(|&b| is_separator(b)) {
+            return None;
+        }
+        let c = input.get(p..)?.chars().next()?;
+        let end = p + c.len_utf8();
+        if !bytes.get(end).map_or(true, |&b| is_separator(b)) {
+            return None;
+        }
+        let letter = if c.is_ascii() {
+            c.is_ascii_alphabetic()
+        } else {
+            is_single_letter(input.get(p..end)?)
+        };
+        letter.then_some((p, end))
+    };
+    let separator_like = |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::eq(x, b'|');
+    if let Some((start, end)) = exact(0) {
+        f(start, end);
+    }
+    let mut i = 1;
+    while let (Some(before), Some(x), Some(after)) = (
+        swar::load(bytes, i - 1),
+        swar::load(bytes, i),
+        swar::load(bytes, i + 1),
+    ) {
+        let mut candidates = separator_like(before) & (separator_like(after) | swar::lead(x));
+        while candidates != 0 {
+            if let Some((start, end)) = exact(i + swar::first(candidates)) {
+                f(start, end);
+            }
+            candidates &= candidates - 1;
+        }
+        i += 8;
+    }
+    for p in i..bytes.len() {
+        if let Some((start, end)) = exact(p) {
+            f(start, end);
+        }
+    }
+}
+
+/// Writes the text before a run and the run joined, if it has three letters or more.
+fn emit_run(
+    input: &str,
+    run: &Run,
+    cursor: &mut usize,
+    w: &mut Collapser<'_>,
+    findings: &mut Findings,
+) {
+    if run.count < 3 {
+        return;
+    }
+    w.push_str(input.get(*cursor..run.first).unwrap_or(""));
+    *cursor = run.end;
+    if run.count >= 4 {
+        findings.spaced_words += 1;
+    }
+    let span = input.get(run.first..run.end).unwrap_or("");
+    let gaps = || {
+        span.as_bytes()
+            .split(|&b| !is_separator(b))
+            .filter(|gap| !gap.is_empty())
+    };
+    // Split at wide gaps only when each part keeps two letters or more.
+    let mut split_at = None;
+    if run.key.is_some_and(|k| k.is_space()) {
+        let narrowest = gaps().map(space_width).min().unwrap_or(0);
+        let (mut part, mut shortest, mut wide) = (1, usize::MAX, false);
+        for gap in gaps() {
+            if space_width(gap) > narrowest {
+                shortest = shortest.min(part);
+                part = 0;
+                wide = true;
+            }
+            part += 1;
+        }
+        if wide && shortest.min(part) >= 2 {
+            split_at = Some(narrowest);
+        }
+    }
+    w.space_if_pending();
+    let mut rest = span;
+    while !rest.is_empty() {
+        let letter_len = rest.bytes().position(is_separator).unwrap_or(rest.len());
+        let (letter, tail) = rest.split_at(letter_len);
+        w.out.push_str(letter);
+        let gap_len = tail
+            .bytes()
+            .position(|b| !is_separator(b))
+            .unwrap_or(tail.len());
+        let (gap, tail) = tail.split_at(gap_len);
+        if split_at
+            .is_some_and(|narrowest| !gap.is_empty() && space_width(gap.as_bytes()) > narrowest)
+        {
+            w.out.push(' ');
+        }
+        rest = tail;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn view(text: &str) -> (String, Findings) {
+        let mut findings = Findings::default();
+        let v = build(text, &mut findings);
+        (v, findings)
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_tables() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if is_common_stable(c) {
+                assert!(
+                    canonical_combining_class(c) == 0
+                        && is_nfkc_quick(iter::once(c)) == IsNormalized::Yes,
+                    "{c:?}"
+                );
+            }
+            if cannot_be_mark(c) {
+                assert!(!is_combining_mark(c), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn spaced_letters_are_joined() {
+        let cases = [
+            ("i g n o r e previous", "ignore previous", 1),
+            ("i.g.n.o.r.e", "ignore", 1),
+            ("I-G-N-O-R-E all", "ignore all", 1),
+            ("i_g_n_o_r_e", "ignore", 1),
+            (
+                "i*g*n*o*r*e i/g/n/o/r/e i|g|n|o|r|e",
+                "ignore ignore ignore",
+                3,
+            ),
+            ("i . g . n . o . r . e", "ignore", 1),
+            ("i g n o r e  p r e v i o u s", "ignore previous", 1),
+            ("i g n o r e\np r e v i o u s", "ignore previous", 1),
+            ("i-g-n-o-r-e p-r-e-v-i-o-u-s", "ignore previous", 2),
+            ("x i-g-n-o-r-e", "x ignore", 1),
+            ("U.S.A. today", "usa. today", 0),
+            ("I am a cat", "i am a cat", 0),
+            ("e.g. this, i.e. that", "e.g. this, i.e. that", 0),
+            ("x y  z", "xyz", 0),
+            ("  lots \t of\n\n space  ", "lots of space", 0),
+        ];
+        for (input, want, count) in cases {
+            let (v, f) = view(input);
+            assert_eq!(v, want, "{input:?}");
+            assert_eq!(f.spaced_words, count, "{input:?}");
+            assert_eq!(view(&v).0, v, "idempotent on {input:?}");
+        }
+    }
+
+    #[test]
+    fn compatibility_forms_fold_and_count_letters_only() {
+        let cases = [
+            ("ｉｇｎｏｒｅ", "ignore", 6),
+            ("𝐢𝐠𝐧𝐨𝐫𝐞", "ignore", 6),
+            ("ⓘⓖⓝⓞⓡⓔ", "ignore", 6),
+            ("ﬁle", "file", 1),
+            ("２０２４年，你好！", "2024年,你好!", 0),
+            ("50\u{A0}km… ™ №5 ½", "50 km... tm no5 1⁄2", 0),
+        ];
+        for (input, want, count) in cases {
+            let (v, f) = view(input);
+            assert_eq!(v, want, "{input:?}");
+            assert_eq!(f.compatibility, count, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn marks_are_stripped_from_latin_and_stacks_counted() {
+        let cases = [
+            ("ïgnörë", "ignore", 0),
+            ("i\u{308}gno\u{308}re\u{308}", "ignore", 0),
+            ("i\u{336}\u{321}g\u{334}\u{35c}\u{300}n", "ign", 5),
+            ("Tiếng Việt", "tieng viet", 0),
+            ("नमस्ते दुनिया", "नमस्ते दुनिया", 0),
+            ("ที่นี่", "ที่นี่", 0),
+            ("İstanbul kadın", "istanbul kadin", 0),
+        ];
+        for (input, want, count) in cases {
+            let (v, f) = view(input);
+            assert_eq!(v, want, "{input:?}");
+            assert_eq!(f.combining_marks, count, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn unicode_whitespace_collapses_to_one_space() {
+        let (v, _) = view("ab\u{3000}cd\u{2028}\u{2029}ef\u{A0}\u{A0}gh\u{2003}ij\u{85}");
+        assert_eq!(v, "ab cd ef gh ij");
+    }
+}
