@@ -1334,8 +1334,11 @@ mod tests {
                             .is_some_and(|t| t.starts_with('#'))
                     });
                     let skippable = key.is_some_and(|k| is_skipped_scalar(k, v));
+                    // Inside free-form data the key is emitted at its value's
+                    // pointer too, so a value equal to its key counts twice.
+                    let key_twin = usize::from(key == Some(s.as_str()));
                     assert!(
-                        here == 1 || inner || (skippable && here == 0),
+                        here == 1 || (key_twin == 1 && here == 2) || inner || (skippable && here <= key_twin),
                         "{name}: {ptr} extracted {here} times"
                     );
                 }
