@@ -33,13 +33,17 @@ WASM_OPT_LEVEL ?=
 RULES         ?=
 MODE          ?=
 
+# The Wasm features rustc emits for wasm32-wasip1, which wasm-opt must accept.
+WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                 --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue
+
 # wasm-bindgen-test-runner must match the wasm-bindgen in Cargo.lock.
 WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3; exit }' Cargo.lock)
 
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help test unit wasm-test e2e fmt-check clippy check-rules build wasm-size \
-        tools rust-tools wasm-bindgen-cli envoy system-tools bench-tools run bench clean distclean
+        tools rust-tools wasm-bindgen-cli wasm-opt envoy system-tools bench-tools run bench clean distclean
 
 help:
 	@echo 'make test         tools, fmt-check, clippy, unit, wasm-test, check-rules, build, wasm-size, e2e'
@@ -72,8 +76,15 @@ wasm-test: rust-tools wasm-bindgen-cli system-tools
 check-rules:
 	cargo run --release --bin infw -- check filters/*.json
 
-build: rust-tools
+# The release build, then binaryen's wasm-opt -O3 in place (about 10% smaller
+# and no slower), skipped when the file is already its optimized self.
+build: rust-tools wasm-opt
 	$(if $(WASM_OPT_LEVEL),CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL)) cargo build --lib --release --target wasm32-wasip1
+	@if [ "$$(sha256sum < $(WASM))" != "$$(cat $(WASM).optimized 2>/dev/null)" ]; then \
+	  echo "wasm-opt -O3 $(WASM)"; \
+	  wasm-opt -O3 $(WASM_FEATURES) $(WASM) -o $(WASM).tmp && mv $(WASM).tmp $(WASM); \
+	  sha256sum < $(WASM) > $(WASM).optimized; \
+	fi
 	@ls -l $(WASM)
 
 wasm-size: build
@@ -114,7 +125,7 @@ bench: build envoy bench-tools
 # ---------------------------------------------------------------------------
 # Tools (idempotent: each step checks before it installs)
 
-tools: rust-tools wasm-bindgen-cli envoy system-tools
+tools: rust-tools wasm-bindgen-cli wasm-opt envoy system-tools
 
 rust-tools:
 	@command -v rustup >/dev/null || { echo 'rustup is required: https://rustup.rs' >&2; exit 1; }
@@ -155,6 +166,11 @@ system-tools:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+
+# binaryen's wasm-opt, to shrink the release Wasm under its 2 MiB budget.
+wasm-opt:
+	@command -v wasm-opt >/dev/null || { echo 'installing: binaryen'; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binaryen; }
 
 # wrk and h2load, for the proxy benchmark only.
 bench-tools:

@@ -13,11 +13,14 @@ const PROSE: &str = "Could you help me plan a three-day trip to Lisbon in spring
 long walks by the river and small restaurants. My budget is moderate, and I would rather take \
 trams than taxis. Please suggest a day-by-day outline with a few alternatives for rainy days. ";
 const CODE: &str = "def mean(xs: list[float]) -> float:\n    \"\"\"Return the arithmetic mean.\"\"\"\n    return sum(xs) / len(xs)\n";
-const MIXED: &str = "Объясните, пожалуйста, разницу между двумя подходами. 请简要说明这两种方法的区别。 ";
+const MIXED: &str =
+    "Объясните, пожалуйста, разницу между двумя подходами. 请简要说明这两种方法的区别。 ";
 
 /// A chat request with a system message and alternating turns, padded to `size` bytes.
 fn chat_body(size: usize, mix: bool) -> Vec<u8> {
-    let mut messages = vec![serde_json::json!({"role": "system", "content": "You are a helpful travel assistant."})];
+    let mut messages = vec![
+        serde_json::json!({"role": "system", "content": "You are a helpful travel assistant."}),
+    ];
     let mut len = 200;
     let mut turn = 0;
     while len < size {
@@ -45,18 +48,60 @@ fn chat_body(size: usize, mix: bool) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let engine = Engine::default_pack().expect("default pack compiles");
     let mut group = c.benchmark_group("evaluate");
-    for (name, size, mix) in [("4KiB-english", 4096, false), ("4KiB-mixed", 4096, true), ("64KiB-mixed", 65536, true)] {
+    for (name, size, mix) in [
+        ("4KiB-english", 4096, false),
+        ("4KiB-mixed", 4096, true),
+        ("64KiB-mixed", 65536, true),
+    ] {
         let body = chat_body(size, mix);
         let req = Request::post("/v1/chat/completions", "application/json", &body);
-        assert!(engine.evaluate(&req).is_allow(), "benchmark body must be benign: {}", engine.evaluate(&req));
+        assert!(
+            engine.evaluate(&req).is_allow(),
+            "benchmark body must be benign: {}",
+            engine.evaluate(&req)
+        );
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &req, |b, req| {
             b.iter(|| black_box(engine.evaluate(black_box(req))))
         });
     }
     group.finish();
-    c.bench_function("compile-default-pack", |b| b.iter(|| black_box(Engine::default_pack().expect("compiles"))));
+    c.bench_function("compile-default-pack", |b| {
+        b.iter(|| black_box(Engine::default_pack().expect("compiles")))
+    });
 }
 
-criterion_group!(benches, bench);
+/// The compact classifier alone on one 4 KiB segment: features (with the
+/// language model) and the hashed logistic regression, on a view normalized
+/// beforehand. The issue's floor: <= 30 us.
+fn bench_model(c: &mut Criterion) {
+    use inference_firewall::anomaly::{parse_model, Features, DEFAULT_MODEL};
+    let Ok(model) = parse_model(DEFAULT_MODEL) else {
+        return; // no trained model embedded yet
+    };
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 4096 {
+        text.push_str([PROSE, CODE, MIXED][i % 3]);
+        i += 1;
+    }
+    let limits = inference_firewall::limits::Limits::default();
+    let n = inference_firewall::normalize::normalize(&text, &limits);
+    let mut group = c.benchmark_group("classifier");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("4KiB-segment", |b| {
+        b.iter(|| {
+            let f = Features::compute(
+                black_box(&text),
+                black_box(&n.view),
+                &n.findings,
+                Some(model.lm()),
+            );
+            black_box(model.probability(&n.view, &f))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_model);
 criterion_main!(benches);

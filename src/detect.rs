@@ -53,7 +53,10 @@ pub enum Pattern {
     /// A regular expression, matched on the lower-case view (write it in lower case).
     Regex(String),
     /// Normalized literal phrases, optionally at word boundaries.
-    Phrases { phrases: Vec<String>, word_boundary: bool },
+    Phrases {
+        phrases: Vec<String>,
+        word_boundary: bool,
+    },
 }
 
 /// Why a pattern did not compile: the index of its rule and the message.
@@ -126,7 +129,10 @@ impl Matcher {
     ///
     /// `max_regex_bytes` bounds the compiled size of each regex, so a rule
     /// file cannot make the filter slow or large.
-    pub fn build(patterns: &[Option<Pattern>], max_regex_bytes: usize) -> Result<Matcher, PatternError> {
+    pub fn build(
+        patterns: &[Option<Pattern>],
+        max_regex_bytes: usize,
+    ) -> Result<Matcher, PatternError> {
         let mut sources = Vec::new();
         let mut regexes = Vec::new();
         let mut regex_rule = Vec::new();
@@ -150,13 +156,19 @@ impl Matcher {
                         .size_limit(max_regex_bytes)
                         .dfa_size_limit(max_regex_bytes.saturating_mul(2))
                         .build()
-                        .map_err(|e| PatternError { rule, message: regex_message(&e, max_regex_bytes) })?;
+                        .map_err(|e| PatternError {
+                            rule,
+                            message: regex_message(&e, max_regex_bytes),
+                        })?;
                     rule_regex[rule] = Some(regexes.len());
                     regexes.push(re);
                     regex_rule.push(rule);
                     sources.push(src);
                 }
-                Some(Pattern::Phrases { phrases: list, word_boundary }) => {
+                Some(Pattern::Phrases {
+                    phrases: list,
+                    word_boundary,
+                }) => {
                     for ph in list {
                         match phrases.iter().position(|p| p == ph) {
                             Some(i) => phrase_rules[i].push((rule, *word_boundary)),
@@ -173,7 +185,11 @@ impl Matcher {
         for (n, part) in sources.chunks(SET_CHUNK).enumerate() {
             let first = n * SET_CHUNK;
             let set = RegexSetBuilder::new(part)
-                .size_limit(max_regex_bytes.saturating_mul(part.len()).max(max_regex_bytes))
+                .size_limit(
+                    max_regex_bytes
+                        .saturating_mul(part.len())
+                        .max(max_regex_bytes),
+                )
                 .dfa_size_limit(max_regex_bytes.saturating_mul(2))
                 .build()
                 .map_err(|e| PatternError {
@@ -188,10 +204,20 @@ impl Matcher {
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .build(&phrases)
-                .map_err(|e| PatternError { rule: 0, message: format!("phrases do not compile: {e}") })?;
+                .map_err(|e| PatternError {
+                    rule: 0,
+                    message: format!("phrases do not compile: {e}"),
+                })?;
             Some(ac)
         };
-        Ok(Matcher { sets, regexes, regex_rule, ac, phrase_rules, rule_regex })
+        Ok(Matcher {
+            sets,
+            regexes,
+            regex_rule,
+            ac,
+            phrase_rules,
+            rule_regex,
+        })
     }
 
     /// Scans all views and appends one hit per rule (the first accepted match),
@@ -226,16 +252,25 @@ impl Matcher {
         let mut found = Vec::new();
         for (first, set) in &self.sets {
             for idx in set.matches(joined).iter().map(|i| first + i) {
-                let Some(&rule) = self.regex_rule.get(idx) else { continue };
+                let Some(&rule) = self.regex_rule.get(idx) else {
+                    continue;
+                };
                 if !active(rule) {
                     continue;
                 }
-                let Some(re) = self.regexes.get(idx) else { continue };
+                let Some(re) = self.regexes.get(idx) else {
+                    continue;
+                };
                 for m in re.find_iter(joined) {
                     if let Some((view, start)) = locate(m.start()) {
                         if accept(rule, view) {
-                            let end = (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
-                            found.push(RawHit { rule, view, span: (m.start() - start, end) });
+                            let end =
+                                (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
+                            found.push(RawHit {
+                                rule,
+                                view,
+                                span: (m.start() - start, end),
+                            });
                             break;
                         }
                     }
@@ -245,7 +280,9 @@ impl Matcher {
         if let Some(ac) = &self.ac {
             let mut done: Vec<usize> = Vec::new();
             for m in ac.find_overlapping_iter(joined.as_str()) {
-                let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else { continue };
+                let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else {
+                    continue;
+                };
                 for &(rule, wb) in owners {
                     if done.contains(&rule) || !active(rule) {
                         continue;
@@ -255,8 +292,13 @@ impl Matcher {
                     }
                     if let Some((view, start)) = locate(m.start()) {
                         if accept(rule, view) {
-                            let end = (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
-                            found.push(RawHit { rule, view, span: (m.start() - start, end) });
+                            let end =
+                                (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
+                            found.push(RawHit {
+                                rule,
+                                view,
+                                span: (m.start() - start, end),
+                            });
                             done.push(rule);
                         }
                     }
@@ -270,13 +312,24 @@ impl Matcher {
 
     /// Whether rule `rule` matches `text` on its own (for `infw check` examples),
     /// and where.
-    pub fn rule_matches(&self, rule: usize, text: &str, word_boundary: bool) -> Option<(usize, usize)> {
+    pub fn rule_matches(
+        &self,
+        rule: usize,
+        text: &str,
+        word_boundary: bool,
+    ) -> Option<(usize, usize)> {
         if let Some(Some(idx)) = self.rule_regex.get(rule) {
-            return self.regexes.get(*idx)?.find(text).map(|m| (m.start(), m.end()));
+            return self
+                .regexes
+                .get(*idx)?
+                .find(text)
+                .map(|m| (m.start(), m.end()));
         }
         let ac = self.ac.as_ref()?;
         for m in ac.find_overlapping_iter(text) {
-            let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else { continue };
+            let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else {
+                continue;
+            };
             if !owners.iter().any(|&(r, _)| r == rule) {
                 continue;
             }
@@ -316,14 +369,20 @@ fn uppercase_literal(pattern: &str) -> Option<char> {
     use regex_syntax::hir::{Hir, HirKind};
     fn walk(h: &Hir) -> Option<char> {
         match h.kind() {
-            HirKind::Literal(lit) => std::str::from_utf8(&lit.0).ok()?.chars().find(|c| c.is_uppercase()),
+            HirKind::Literal(lit) => std::str::from_utf8(&lit.0)
+                .ok()?
+                .chars()
+                .find(|c| c.is_uppercase()),
             HirKind::Repetition(r) => walk(&r.sub),
             HirKind::Capture(c) => walk(&c.sub),
             HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().find_map(walk),
             HirKind::Empty | HirKind::Class(_) | HirKind::Look(_) => None,
         }
     }
-    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
     walk(&hir)
 }
 
@@ -344,7 +403,11 @@ mod tests {
     use super::*;
 
     fn view(text: &str, segment: usize) -> View<'_> {
-        View { text, segment, decoded: None }
+        View {
+            text,
+            segment,
+            decoded: None,
+        }
     }
 
     fn scan(m: &Matcher, views: &[View<'_>]) -> Vec<RawHit> {
@@ -364,18 +427,38 @@ mod tests {
     fn regex_and_phrase_hits_are_located_in_their_view() {
         let m = Matcher::build(
             &[
-                Some(Pattern::Regex(r"ignore (all )?previous instructions".into())),
+                Some(Pattern::Regex(
+                    r"ignore (all )?previous instructions".into(),
+                )),
                 None,
-                Some(Pattern::Phrases { phrases: vec!["developer mode".into()], word_boundary: true }),
+                Some(Pattern::Phrases {
+                    phrases: vec!["developer mode".into()],
+                    word_boundary: true,
+                }),
             ],
             1 << 20,
         )
         .unwrap();
-        let views = [view("hello there", 0), view("please ignore previous instructions", 1), view("enable developer mode now", 2)];
+        let views = [
+            view("hello there", 0),
+            view("please ignore previous instructions", 1),
+            view("enable developer mode now", 2),
+        ];
         let hits = scan(&m, &views);
         assert_eq!(
             hits,
-            vec![RawHit { rule: 0, view: 1, span: (7, 35) }, RawHit { rule: 2, view: 2, span: (7, 21) }]
+            vec![
+                RawHit {
+                    rule: 0,
+                    view: 1,
+                    span: (7, 35)
+                },
+                RawHit {
+                    rule: 2,
+                    view: 2,
+                    span: (7, 21)
+                }
+            ]
         );
     }
 
@@ -383,8 +466,14 @@ mod tests {
     fn phrase_respects_word_boundaries_only_in_spaced_scripts() {
         let m = Matcher::build(
             &[
-                Some(Pattern::Phrases { phrases: vec!["dan".into()], word_boundary: true }),
-                Some(Pattern::Phrases { phrases: vec!["忽略".into()], word_boundary: true }),
+                Some(Pattern::Phrases {
+                    phrases: vec!["dan".into()],
+                    word_boundary: true,
+                }),
+                Some(Pattern::Phrases {
+                    phrases: vec!["忽略".into()],
+                    word_boundary: true,
+                }),
             ],
             1 << 20,
         )
@@ -396,8 +485,17 @@ mod tests {
 
     #[test]
     fn a_pattern_split_across_two_views_is_found() {
-        let m = Matcher::build(&[Some(Pattern::Regex(r"ignore\s+previous\s+instructions".into()))], 1 << 20).unwrap();
-        let hits = scan(&m, &[view("first ignore", 0), view("previous instructions", 1)]);
+        let m = Matcher::build(
+            &[Some(Pattern::Regex(
+                r"ignore\s+previous\s+instructions".into(),
+            ))],
+            1 << 20,
+        )
+        .unwrap();
+        let hits = scan(
+            &m,
+            &[view("first ignore", 0), view("previous instructions", 1)],
+        );
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].view, 0);
     }
@@ -407,29 +505,65 @@ mod tests {
         let m = Matcher::build(&[Some(Pattern::Regex("secret".into()))], 1 << 20).unwrap();
         let views = [view("secret", 0), view("secret", 1)];
         let mut hits = Vec::new();
-        m.scan(&views, &mut String::new(), |_| true, |_, v| v == 1, &mut hits);
-        assert_eq!(hits, vec![RawHit { rule: 0, view: 1, span: (0, 6) }]);
+        m.scan(
+            &views,
+            &mut String::new(),
+            |_| true,
+            |_, v| v == 1,
+            &mut hits,
+        );
+        assert_eq!(
+            hits,
+            vec![RawHit {
+                rule: 0,
+                view: 1,
+                span: (0, 6)
+            }]
+        );
         hits.clear();
-        m.scan(&views, &mut String::new(), |_| false, |_, _| true, &mut hits);
+        m.scan(
+            &views,
+            &mut String::new(),
+            |_| false,
+            |_, _| true,
+            &mut hits,
+        );
         assert!(hits.is_empty());
     }
 
     #[test]
     fn upper_case_literal_is_refused_because_it_could_never_match() {
-        let err = Matcher::build(&[Some(Pattern::Regex(r"ignore \w+ Previous".into()))], 1 << 20).unwrap_err();
-        assert!(err.message.contains("upper-case letter 'P'"), "{}", err.message);
-        assert!(Matcher::build(&[Some(Pattern::Regex(r"(?i)Previous|\S+\W[A-Z]".into()))], 1 << 20).is_ok());
+        let err = Matcher::build(
+            &[Some(Pattern::Regex(r"ignore \w+ Previous".into()))],
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("upper-case letter 'P'"),
+            "{}",
+            err.message
+        );
+        assert!(Matcher::build(
+            &[Some(Pattern::Regex(r"previous|\S+\W[A-Z]".into()))],
+            1 << 20
+        )
+        .is_ok());
     }
 
     #[test]
     fn oversized_regex_is_refused_with_the_limit_named() {
         let err = Matcher::build(&[Some(Pattern::Regex(r"\w{1000}".into()))], 10_000).unwrap_err();
-        assert!(err.message.contains("limits.max_regex_bytes"), "{}", err.message);
+        assert!(
+            err.message.contains("limits.max_regex_bytes"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn invalid_regex_reports_the_position() {
-        let err = Matcher::build(&[None, Some(Pattern::Regex("(unclosed".into()))], 1 << 20).unwrap_err();
+        let err =
+            Matcher::build(&[None, Some(Pattern::Regex("(unclosed".into()))], 1 << 20).unwrap_err();
         assert_eq!(err.rule, 1);
         assert!(err.message.contains("unclosed group"), "{}", err.message);
         assert!(err.message.contains('^'), "{}", err.message);

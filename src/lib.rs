@@ -35,11 +35,15 @@
 //! let verdict = engine.evaluate(&Request::post("/v1/chat/completions", "application/json", body));
 //! assert!(verdict.is_allow());
 //! ```
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod anomaly;
 pub mod detect;
-pub mod limits;
 pub mod engine;
+pub mod limits;
 pub mod normalize;
 pub mod payload;
 pub mod policy;
@@ -56,5 +60,6 @@ pub use policy::{Policy, PolicyError};
 pub use request::Request;
 pub use verdict::{Action, Hit, Verdict};
 
-/// The rule pack compiled into the plugin and used when no configuration is given.
-pub const DEFAULT_PACK: &str = include_str!("../filters/default.json");
+/// The rule pack compiled into the plugin and used when no configuration is
+/// given: `filters/default.json`, minified and without its examples (see `build.rs`).
+pub const DEFAULT_PACK: &str = include_str!(concat!(env!("OUT_DIR"), "/default.min.json"));

@@ -21,7 +21,13 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A `POST` with the given content type and no content encoding.
     pub fn post(path: &'a str, content_type: &'a str, body: &'a [u8]) -> Self {
-        Request { method: "POST", path, content_type: Some(content_type), content_encoding: None, body }
+        Request {
+            method: "POST",
+            path,
+            content_type: Some(content_type),
+            content_encoding: None,
+            body,
+        }
     }
 
     /// The path without its query string.

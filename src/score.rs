@@ -77,15 +77,23 @@ mod tests {
 
     #[test]
     fn thresholds_split_allow_flag_block() {
-        let p = Policy::from_json(r#"{"version":1,"policy":{"flag_at":3,"block_at":5}}"#, "t").unwrap();
+        let p =
+            Policy::from_json(r#"{"version":1,"policy":{"flag_at":3,"block_at":5}}"#, "t").unwrap();
         assert_eq!(decide(&p, 2, &[]), Action::Allow);
         assert_eq!(decide(&p, 3, &[]), Action::Flag);
-        assert!(matches!(decide(&p, 5, &[hit(5)]), Action::Block { status: 403, .. }));
+        assert!(matches!(
+            decide(&p, 5, &[hit(5)]),
+            Action::Block { status: 403, .. }
+        ));
     }
 
     #[test]
     fn monitor_mode_never_blocks() {
-        let block = Action::Block { status: 403, code: "x", message: String::new() };
+        let block = Action::Block {
+            status: 403,
+            code: "x",
+            message: String::new(),
+        };
         assert_eq!(apply_mode(Mode::Monitor, &block), Action::Flag);
         assert_eq!(apply_mode(Mode::Monitor, &Action::Allow), Action::Allow);
         assert_eq!(apply_mode(Mode::Enforce, &block), block);

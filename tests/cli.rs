@@ -63,7 +63,10 @@ fn failing_examples_exit_1_and_name_the_example() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("rule \"greeting\" at /rules/0/examples/match/1: example should match but does not: \"hi there\""), "{err}");
-    assert!(!err.contains("othello"), "the word boundary keeps othello from matching: {err}");
+    assert!(
+        !err.contains("othello"),
+        "the word boundary keeps othello from matching: {err}"
+    );
 }
 
 #[test]
@@ -81,16 +84,32 @@ fn score_explains_a_block_and_json_is_machine_readable() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("decision: block"), "{out}");
     assert!(out.contains("ignore-previous-instructions"), "{out}");
-    assert!(out.contains("[ignore all previous instructions]"), "the span is highlighted: {out}");
+    assert!(
+        out.contains("[ignore all previous instructions]"),
+        "the span is highlighted: {out}"
+    );
 
     let o = infw(&["score", "--json", "--fail-on-block", "--text", text]);
-    assert_eq!(o.status.code(), Some(1), "--fail-on-block exits 1 on a block");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "--fail-on-block exits 1 on a block"
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["decision"], "block");
     assert_eq!(v["status"], 403);
-    assert!(v["hits"].as_array().unwrap().iter().any(|h| h["pointer"] == "/messages/0/content"));
+    assert!(v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["pointer"] == "/messages/0/content"));
 
-    let o = infw(&["score", "--json", "--text", "What is the capital of France?"]);
+    let o = infw(&[
+        "score",
+        "--json",
+        "--text",
+        "What is the capital of France?",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["decision"], "allow");
     assert_eq!(v["score"], 0);
@@ -148,6 +167,10 @@ fn eval_reports_rates_that_match_the_corpus() {
     std::fs::write(&corpus, "{\"text\":\"x\",\"label\":\"maybe\"}\n").unwrap();
     let o = infw(&["eval", corpus.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("line 1: label \"maybe\" must be \"attack\" or \"benign\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 1: label \"maybe\" must be \"attack\" or \"benign\""),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1338,7 +1338,10 @@ mod tests {
                     // pointer too, so a value equal to its key counts twice.
                     let key_twin = usize::from(key == Some(s.as_str()));
                     assert!(
-                        here == 1 || (key_twin == 1 && here == 2) || inner || (skippable && here <= key_twin),
+                        here == 1
+                            || (key_twin == 1 && here == 2)
+                            || inner
+                            || (skippable && here <= key_twin),
                         "{name}: {ptr} extracted {here} times"
                     );
                 }

@@ -10,8 +10,8 @@
 //! a model server might read is left unscanned; nothing here panics on any
 //! input; every limit is checked and reported, never silently truncated.
 
-pub mod json;
 mod extract;
+pub mod json;
 
 pub use extract::{api_from_path, extract};
 
@@ -179,9 +179,17 @@ pub enum PayloadError {
     /// The body is larger than `max_body_bytes` (413).
     BodyTooLarge { limit: usize, actual: usize },
     /// The body is not valid JSON where JSON is expected (400).
-    MalformedJson { line: usize, column: usize, message: String },
+    MalformedJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A JSON Lines body has a line that is not valid JSON (400). `line` is 1-based.
-    MalformedJsonLine { line: usize, column: usize, message: String },
+    MalformedJsonLine {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A JSON Lines body has more than `max_jsonl_lines` lines (413).
     TooManyLines { limit: usize },
     /// JSON nesting deeper than `max_json_depth` (400).
@@ -207,7 +215,8 @@ impl PayloadError {
             PayloadError::BodyTooLarge { .. }
             | PayloadError::TooManyLines { .. }
             | PayloadError::TextTooLarge { .. } => 413,
-            PayloadError::UnsupportedEncoding { .. } | PayloadError::UnsupportedContentType { .. } => 415,
+            PayloadError::UnsupportedEncoding { .. }
+            | PayloadError::UnsupportedContentType { .. } => 415,
             _ => 400,
         }
     }

@@ -37,7 +37,13 @@ impl PolicyError {
 
     /// An error about the whole source.
     pub fn whole(origin: &str, message: impl Into<String>) -> Self {
-        PolicyError { origin: origin.to_string(), line_col: None, pointer: None, rule_id: None, message: message.into() }
+        PolicyError {
+            origin: origin.to_string(),
+            line_col: None,
+            pointer: None,
+            rule_id: None,
+            message: message.into(),
+        }
     }
 
     /// Names the rule concerned.

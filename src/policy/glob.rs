@@ -89,7 +89,11 @@ mod tests {
             ("", "x", false),
         ];
         for (pattern, text, want) in cases {
-            assert_eq!(Glob::new(pattern).matches(text), want, "{pattern:?} on {text:?}");
+            assert_eq!(
+                Glob::new(pattern).matches(text),
+                want,
+                "{pattern:?} on {text:?}"
+            );
         }
     }
 }

@@ -25,6 +25,9 @@ use crate::payload::{ApiKind, Role};
 use schema::{AllowList, Bound, Examples, MatchSpec, RuleSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::anomaly::{Model, Profile};
 
 /// Enforce (block) or monitor (never block; record what would have happened).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -136,6 +139,53 @@ pub struct Policy {
     pub exclusions: Vec<Exclusion>,
     pub rules: Vec<Rule>,
     pub(crate) matcher: Matcher,
+    /// The learned classifier, if the rule file has a `classifier` section.
+    pub classifier: Option<Classifier>,
+    /// Feature thresholds, if the rule file has an `anomaly` section.
+    pub anomaly: Option<AnomalyChecks>,
+}
+
+/// Compiled `classifier`: the model is decoded once here, never per request.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    /// `default`, or `inline`; hits are `model:<name>`.
+    pub name: String,
+    pub model: Arc<Model>,
+    /// `(at, score)`, ascending by `at`.
+    pub thresholds: Vec<(f32, u32)>,
+    pub category: String,
+    pub roles: Vec<Role>,
+}
+
+impl Classifier {
+    /// Points for a probability: the score of the highest threshold reached.
+    pub fn points(&self, p: f32) -> u32 {
+        self.thresholds
+            .iter()
+            .rev()
+            .find(|(at, _)| p >= *at)
+            .map_or(0, |(_, s)| *s)
+    }
+}
+
+/// One compiled `anomaly.features` entry.
+#[derive(Debug, Clone)]
+pub struct AnomalyCheck {
+    /// Index into [`crate::anomaly::FEATURE_NAMES`].
+    pub feature: usize,
+    /// Fires when the feature is strictly above this value.
+    pub above: f32,
+    pub score: u32,
+}
+
+/// Compiled `anomaly`.
+#[derive(Debug, Clone)]
+pub struct AnomalyChecks {
+    pub checks: Vec<AnomalyCheck>,
+    pub category: String,
+    pub roles: Vec<Role>,
+    /// The model whose language model computes the perplexity features.
+    pub lm_model: Arc<Model>,
 }
 
 /// An example of a rule that did not behave as the rule file says.
@@ -165,12 +215,22 @@ pub const KNOWN_CATEGORIES: [&str; 10] = [
 
 fn is_kebab(id: &str) -> bool {
     !id.is_empty()
-        && id.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 fn is_snake(s: &str) -> bool {
     !s.is_empty()
-        && s.split('_').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split('_').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 fn status_ok(s: u16) -> bool {
@@ -207,7 +267,11 @@ fn bare_message(e: &serde_json::Error) -> String {
 fn rule_id_in(raw: Option<&serde_json::Value>, pointer: &str) -> Option<String> {
     let rest = pointer.strip_prefix("/rules/")?;
     let index: usize = rest.split('/').next()?.parse().ok()?;
-    raw?.get("rules")?.get(index)?.get("id")?.as_str().map(str::to_string)
+    raw?.get("rules")?
+        .get(index)?
+        .get("id")?
+        .as_str()
+        .map(str::to_string)
 }
 
 impl RuleFile {
@@ -218,7 +282,13 @@ impl RuleFile {
             Ok(file) => {
                 de.end().map_err(|e| PolicyError {
                     line_col: Some((e.line(), e.column())),
-                    ..PolicyError::whole(origin, format!("{}: a rule file holds exactly one JSON object", bare_message(&e)))
+                    ..PolicyError::whole(
+                        origin,
+                        format!(
+                            "{}: a rule file holds exactly one JSON object",
+                            bare_message(&e)
+                        ),
+                    )
                 })?;
                 Ok(file)
             }
@@ -242,13 +312,20 @@ impl RuleFile {
 
     /// Reads a rule file from a JSON value (an inline `rules` object of a plugin
     /// configuration). Pointers in errors are prefixed with `prefix`.
-    pub fn from_value(value: serde_json::Value, origin: &str, prefix: &str) -> Result<RuleFile, PolicyError> {
+    pub fn from_value(
+        value: serde_json::Value,
+        origin: &str,
+        prefix: &str,
+    ) -> Result<RuleFile, PolicyError> {
         let raw = value.clone();
         serde_path_to_error::deserialize::<_, RuleFile>(value).map_err(|e| {
             let pointer = pointer_of(e.path());
             let rule_id = rule_id_in(Some(&raw), &pointer);
             let inner = e.into_inner();
-            PolicyError { rule_id, ..PolicyError::at(origin, format!("{prefix}{pointer}"), bare_message(&inner)) }
+            PolicyError {
+                rule_id,
+                ..PolicyError::at(origin, format!("{prefix}{pointer}"), bare_message(&inner))
+            }
         })
     }
 }
@@ -269,8 +346,12 @@ impl Policy {
     /// the default pack; otherwise [`PluginConfig`].
     pub fn from_plugin_config(bytes: &[u8]) -> Result<Policy, PolicyError> {
         const ORIGIN: &str = "plugin configuration";
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| PolicyError::whole(ORIGIN, format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            PolicyError::whole(
+                ORIGIN,
+                format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
         if text.trim().is_empty() {
             return Policy::default_pack();
         }
@@ -296,13 +377,20 @@ impl Policy {
             .and_then(|c| {
                 de.end().map_err(|e| PolicyError {
                     line_col: Some((e.line(), e.column())),
-                    ..PolicyError::whole(ORIGIN, format!("{}: the configuration is one JSON object", bare_message(&e)))
+                    ..PolicyError::whole(
+                        ORIGIN,
+                        format!("{}: the configuration is one JSON object", bare_message(&e)),
+                    )
                 })?;
                 Ok(c)
             })?;
         let (mut file, origin, prefix) = match config.rules {
             Some(v) => (RuleFile::from_value(v, ORIGIN, "/rules")?, ORIGIN, "/rules"),
-            None => (RuleFile::parse(crate::DEFAULT_PACK, "default pack")?, ORIGIN, ""),
+            None => (
+                RuleFile::parse(crate::DEFAULT_PACK, "default pack")?,
+                ORIGIN,
+                "",
+            ),
         };
         if let Some(m) = config.mode {
             file.policy.mode = m;
@@ -317,8 +405,9 @@ impl Policy {
             file.policy.block_at = b;
         }
         if let Some(overrides) = config.limits {
-            let mut merged = serde_json::to_value(&file.limits)
-                .map_err(|e| PolicyError::at(ORIGIN, "/limits", format!("cannot merge limits: {e}")))?;
+            let mut merged = serde_json::to_value(&file.limits).map_err(|e| {
+                PolicyError::at(ORIGIN, "/limits", format!("cannot merge limits: {e}"))
+            })?;
             if let Some(obj) = merged.as_object_mut() {
                 for (k, v) in overrides {
                     obj.insert(k, v);
@@ -337,17 +426,32 @@ impl Policy {
     pub fn compile(file: RuleFile, origin: &str, prefix: &str) -> Result<Policy, PolicyError> {
         let at = |p: &str, msg: String| PolicyError::at(origin, format!("{prefix}{p}"), msg);
         if file.version != 1 {
-            return Err(at("/version", format!("unsupported version {}: this build reads version 1", file.version)));
+            return Err(at(
+                "/version",
+                format!(
+                    "unsupported version {}: this build reads version 1",
+                    file.version
+                ),
+            ));
         }
         let s = &file.policy;
         if !(1..=4).contains(&s.paranoia) {
-            return Err(at("/policy/paranoia", format!("paranoia {} is out of range: use 1, 2, 3 or 4", s.paranoia)));
+            return Err(at(
+                "/policy/paranoia",
+                format!("paranoia {} is out of range: use 1, 2, 3 or 4", s.paranoia),
+            ));
         }
         if s.block_at == 0 {
-            return Err(at("/policy/block_at", "block_at 0 would block every request: use 1 or more".into()));
+            return Err(at(
+                "/policy/block_at",
+                "block_at 0 would block every request: use 1 or more".into(),
+            ));
         }
         if s.flag_at == 0 {
-            return Err(at("/policy/flag_at", "flag_at 0 would flag every request: use 1 or more".into()));
+            return Err(at(
+                "/policy/flag_at",
+                "flag_at 0 would flag every request: use 1 or more".into(),
+            ));
         }
         if s.flag_at > s.block_at {
             return Err(at(
@@ -359,7 +463,10 @@ impl Policy {
             ));
         }
         if !status_ok(s.block_status) {
-            return Err(at("/policy/block_status", format!("status {} is not a 4xx or 5xx status", s.block_status)));
+            return Err(at(
+                "/policy/block_status",
+                format!("status {} is not a 4xx or 5xx status", s.block_status),
+            ));
         }
         for (cat, w) in &s.category_weights {
             if !w.is_finite() || *w < 0.0 || *w > 100.0 {
@@ -373,7 +480,10 @@ impl Policy {
         if limits.max_json_depth == 0 || limits.max_json_depth > JSON_DEPTH_CEILING {
             return Err(at(
                 "/limits/max_json_depth",
-                format!("{} is out of range: use 1 to {JSON_DEPTH_CEILING}", limits.max_json_depth),
+                format!(
+                    "{} is out of range: use 1 to {JSON_DEPTH_CEILING}",
+                    limits.max_json_depth
+                ),
             ));
         }
         for (name, v) in [
@@ -385,7 +495,10 @@ impl Policy {
             ("max_regex_bytes", limits.max_regex_bytes),
         ] {
             if v == 0 {
-                return Err(at(&format!("/limits/{name}"), "0 would reject everything: use a positive number".into()));
+                return Err(at(
+                    &format!("/limits/{name}"),
+                    "0 would reject everything: use a positive number".into(),
+                ));
             }
         }
         if file.rules.len() > limits.max_rules {
@@ -404,19 +517,41 @@ impl Policy {
         let mut detectors = Vec::new();
         let kinds: Vec<&'static str> = Findings::default().iter().map(|(k, _)| k).collect();
         for (name, spec) in &file.detectors {
-            let Some(kind) = kinds.iter().copied().find(|k| *k == name && *k != "decode_limit_hit") else {
-                let known: Vec<&str> = kinds.iter().copied().filter(|k| *k != "decode_limit_hit").collect();
+            let Some(kind) = kinds
+                .iter()
+                .copied()
+                .find(|k| *k == name && *k != "decode_limit_hit")
+            else {
+                let known: Vec<&str> = kinds
+                    .iter()
+                    .copied()
+                    .filter(|k| *k != "decode_limit_hit")
+                    .collect();
                 return Err(at(
                     &format!("/detectors/{name}"),
-                    format!("unknown detector {name:?}: known detectors are {}", known.join(", ")),
+                    format!(
+                        "unknown detector {name:?}: known detectors are {}",
+                        known.join(", ")
+                    ),
                 ));
             };
-            let category = spec.category.clone().unwrap_or_else(|| "obfuscation".to_string());
+            let category = spec
+                .category
+                .clone()
+                .unwrap_or_else(|| "obfuscation".to_string());
             if !is_snake(&category) {
-                return Err(at(&format!("/detectors/{name}/category"), format!("category {category:?} must be snake_case")));
+                return Err(at(
+                    &format!("/detectors/{name}/category"),
+                    format!("category {category:?} must be snake_case"),
+                ));
             }
             if spec.score > 0 {
-                detectors.push(Detector { kind, score: spec.score, min_count: spec.min_count.max(1), category });
+                detectors.push(Detector {
+                    kind,
+                    score: spec.score,
+                    min_count: spec.min_count.max(1),
+                    category,
+                });
             }
         }
 
@@ -436,14 +571,23 @@ impl Policy {
                     ));
                 }
             }
-            let roles = parse_roles(&ex.roles, &|j, m| at(&format!("/exclusions/{i}/roles/{j}"), m))?;
-            exclusions.push(Exclusion { rule_ids, categories, paths: ex.paths.iter().map(|p| Glob::new(p)).collect(), roles });
+            let roles = parse_roles(&ex.roles, &|j, m| {
+                at(&format!("/exclusions/{i}/roles/{j}"), m)
+            })?;
+            exclusions.push(Exclusion {
+                rule_ids,
+                categories,
+                paths: ex.paths.iter().map(|p| Glob::new(p)).collect(),
+                roles,
+            });
         }
 
         let mut rules = Vec::with_capacity(file.rules.len());
         let mut patterns = Vec::with_capacity(file.rules.len());
         for (i, spec) in file.rules.iter().enumerate() {
-            let (rule, pattern) = compile_rule(i, spec, &file.rules, &|p, m| at(&format!("/rules/{i}{p}"), m).in_rule(&spec.id))?;
+            let (rule, pattern) = compile_rule(i, spec, &file.rules, &|p, m| {
+                at(&format!("/rules/{i}{p}"), m).in_rule(&spec.id)
+            })?;
             rules.push(rule);
             patterns.push(Some(pattern));
         }
@@ -451,6 +595,8 @@ impl Policy {
             let id = rules.get(e.rule).map(|r| r.id.clone()).unwrap_or_default();
             at(&format!("/rules/{}/match/regex", e.rule), e.message).in_rule(&id)
         })?;
+
+        let (classifier, anomaly) = compile_anomaly(&file, &at)?;
 
         Ok(Policy {
             name: file.name.clone().unwrap_or_else(|| origin.to_string()),
@@ -462,12 +608,19 @@ impl Policy {
             category_weights: s.category_weights.clone(),
             limits: file.limits.clone(),
             scope_paths: file.scope.paths.iter().map(|p| Glob::new(p)).collect(),
-            scope_exclude: file.scope.exclude_paths.iter().map(|p| Glob::new(p)).collect(),
+            scope_exclude: file
+                .scope
+                .exclude_paths
+                .iter()
+                .map(|p| Glob::new(p))
+                .collect(),
             validation,
             detectors,
             exclusions,
             rules,
             matcher,
+            classifier,
+            anomaly,
         })
     }
 
@@ -490,9 +643,10 @@ impl Policy {
     pub fn check_examples(&self) -> Vec<ExampleFailure> {
         let mut failures = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
-            for (kind, list, want) in
-                [("match", &rule.examples.must_match, true), ("no_match", &rule.examples.no_match, false)]
-            {
+            for (kind, list, want) in [
+                ("match", &rule.examples.must_match, true),
+                ("no_match", &rule.examples.no_match, false),
+            ] {
                 for (j, text) in list.iter().enumerate() {
                     if self.example_matches(i, text).is_some() != want {
                         failures.push(ExampleFailure {
@@ -513,13 +667,19 @@ impl Policy {
         let rule = self.rules.get(index)?;
         let n = normalize(text, &self.limits);
         if rule.targets.main_view {
-            if let Some(span) = self.matcher.rule_matches(index, &n.view, rule.word_boundary) {
+            if let Some(span) = self
+                .matcher
+                .rule_matches(index, &n.view, rule.word_boundary)
+            {
                 return Some(span);
             }
         }
         if rule.targets.decoded_views {
             for d in &n.decoded {
-                if let Some(span) = self.matcher.rule_matches(index, &d.view, rule.word_boundary) {
+                if let Some(span) = self
+                    .matcher
+                    .rule_matches(index, &d.view, rule.word_boundary)
+                {
                     return Some(span);
                 }
             }
@@ -528,27 +688,39 @@ impl Policy {
     }
 }
 
-fn parse_roles(names: &[String], err: &dyn Fn(usize, String) -> PolicyError) -> Result<Vec<Role>, PolicyError> {
+fn parse_roles(
+    names: &[String],
+    err: &dyn Fn(usize, String) -> PolicyError,
+) -> Result<Vec<Role>, PolicyError> {
     names
         .iter()
         .enumerate()
         .map(|(j, r)| {
             Role::parse(r).ok_or_else(|| {
                 let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                err(j, format!("unknown role {r:?}: use one of {}", known.join(", ")))
+                err(
+                    j,
+                    format!("unknown role {r:?}: use one of {}", known.join(", ")),
+                )
             })
         })
         .collect()
 }
 
-fn parse_apis(names: &[String], err: &dyn Fn(usize, String) -> PolicyError) -> Result<Vec<ApiKind>, PolicyError> {
+fn parse_apis(
+    names: &[String],
+    err: &dyn Fn(usize, String) -> PolicyError,
+) -> Result<Vec<ApiKind>, PolicyError> {
     names
         .iter()
         .enumerate()
         .map(|(j, a)| {
             ApiKind::parse(a).ok_or_else(|| {
                 let known: Vec<&str> = ApiKind::ALL.iter().map(|k| k.as_str()).collect();
-                err(j, format!("unknown API {a:?}: use one of {}", known.join(", ")))
+                err(
+                    j,
+                    format!("unknown API {a:?}: use one of {}", known.join(", ")),
+                )
             })
         })
         .collect()
@@ -563,10 +735,17 @@ fn compile_validation(
         if status_ok(s) {
             Ok(s)
         } else {
-            Err(at(&format!("/validation/{name}/status"), format!("status {s} is not a 4xx or 5xx status")))
+            Err(at(
+                &format!("/validation/{name}/status"),
+                format!("status {s} is not a 4xx or 5xx status"),
+            ))
         }
     };
-    let list = |name: &str, l: &Option<AllowList>, default: u16, upper: bool| -> Result<Option<ListCheck>, PolicyError> {
+    let list = |name: &str,
+                l: &Option<AllowList>,
+                default: u16,
+                upper: bool|
+     -> Result<Option<ListCheck>, PolicyError> {
         match l {
             None => Ok(None),
             Some(l) if l.allow.is_empty() => Err(at(
@@ -586,7 +765,10 @@ fn compile_validation(
     let bound = |name: &str, b: &Option<Bound>| -> Result<Option<BoundCheck>, PolicyError> {
         match b {
             None => Ok(None),
-            Some(b) => Ok(Some(BoundCheck { limit: b.limit, status: status(name, b.status, 400)? })),
+            Some(b) => Ok(Some(BoundCheck {
+                limit: b.limit,
+                status: status(name, b.status, 400)?,
+            })),
         }
     };
     let required = match &v.required_fields {
@@ -596,12 +778,20 @@ fn compile_validation(
                 if !p.is_empty() && !p.starts_with('/') {
                     return Err(at(
                         &format!("/validation/required_fields/pointers/{j}"),
-                        format!("{p:?} is not a JSON pointer: it must start with '/', e.g. \"/model\""),
+                        format!(
+                            "{p:?} is not a JSON pointer: it must start with '/', e.g. \"/model\""
+                        ),
                     ));
                 }
             }
-            let apis = parse_apis(&r.apis, &|j, m| at(&format!("/validation/required_fields/apis/{j}"), m))?;
-            Some(RequiredCheck { pointers: r.pointers.clone(), apis, status: status("required_fields", r.status, 400)? })
+            let apis = parse_apis(&r.apis, &|j, m| {
+                at(&format!("/validation/required_fields/apis/{j}"), m)
+            })?;
+            Some(RequiredCheck {
+                pointers: r.pointers.clone(),
+                apis,
+                status: status("required_fields", r.status, 400)?,
+            })
         }
     };
     Ok(ValidationChecks {
@@ -627,15 +817,30 @@ fn compile_rule(
     at: &dyn Fn(&str, String) -> PolicyError,
 ) -> Result<(Rule, Pattern), PolicyError> {
     if !is_kebab(&spec.id) {
-        return Err(at("/id", format!("id {:?} must be kebab-case: lower-case letters, digits and '-'", spec.id)));
+        return Err(at(
+            "/id",
+            format!(
+                "id {:?} must be kebab-case: lower-case letters, digits and '-'",
+                spec.id
+            ),
+        ));
     }
     if let Some(first) = all.iter().position(|r| r.id == spec.id) {
         if first != index {
-            return Err(at("/id", format!("id {:?} is already used by rules[{first}]: ids must be unique", spec.id)));
+            return Err(at(
+                "/id",
+                format!(
+                    "id {:?} is already used by rules[{first}]: ids must be unique",
+                    spec.id
+                ),
+            ));
         }
     }
     if spec.description.trim().is_empty() {
-        return Err(at("/description", "a rule needs a description: say what it catches and why".into()));
+        return Err(at(
+            "/description",
+            "a rule needs a description: say what it catches and why".into(),
+        ));
     }
     if !is_snake(&spec.category) {
         return Err(at(
@@ -647,46 +852,85 @@ fn compile_rule(
             ),
         ));
     }
-    let score = match (spec.severity, spec.score) {
-        (Some(_), Some(_)) => {
-            return Err(at("/score", "give either severity or score, not both".into()));
-        }
-        (Some(sev), None) => sev.points(),
-        (None, Some(s)) if s <= 1000 => s,
-        (None, Some(s)) => return Err(at("/score", format!("score {s} is out of range: use 0 to 1000"))),
-        (None, None) => {
-            return Err(at(
+    let score =
+        match (spec.severity, spec.score) {
+            (Some(_), Some(_)) => {
+                return Err(at(
+                    "/score",
+                    "give either severity or score, not both".into(),
+                ));
+            }
+            (Some(sev), None) => sev.points(),
+            (None, Some(s)) if s <= 1000 => s,
+            (None, Some(s)) => {
+                return Err(at(
+                    "/score",
+                    format!("score {s} is out of range: use 0 to 1000"),
+                ))
+            }
+            (None, None) => return Err(at(
                 "",
-                "a rule needs a severity (critical, error, warning, notice) or an explicit score".into(),
-            ))
-        }
-    };
+                "a rule needs a severity (critical, error, warning, notice) or an explicit score"
+                    .into(),
+            )),
+        };
     let paranoia = spec.paranoia.unwrap_or(1);
     if !(1..=4).contains(&paranoia) {
-        return Err(at("/paranoia", format!("paranoia {paranoia} is out of range: use 1, 2, 3 or 4")));
+        return Err(at(
+            "/paranoia",
+            format!("paranoia {paranoia} is out of range: use 1, 2, 3 or 4"),
+        ));
     }
-    let roles = parse_roles(&spec.targets.roles, &|j, m| at(&format!("/targets/roles/{j}"), m))?;
-    let apis = parse_apis(&spec.targets.apis, &|j, m| at(&format!("/targets/apis/{j}"), m))?;
-    let (mut main_view, mut decoded_views) = (spec.targets.views.is_empty(), spec.targets.views.is_empty());
+    let roles = parse_roles(&spec.targets.roles, &|j, m| {
+        at(&format!("/targets/roles/{j}"), m)
+    })?;
+    let apis = parse_apis(&spec.targets.apis, &|j, m| {
+        at(&format!("/targets/apis/{j}"), m)
+    })?;
+    let (mut main_view, mut decoded_views) =
+        (spec.targets.views.is_empty(), spec.targets.views.is_empty());
     for (j, v) in spec.targets.views.iter().enumerate() {
         match v.as_str() {
             "main" => main_view = true,
             "decoded" => decoded_views = true,
             other => {
-                return Err(at(&format!("/targets/views/{j}"), format!("unknown view {other:?}: use \"main\" or \"decoded\"")))
+                return Err(at(
+                    &format!("/targets/views/{j}"),
+                    format!("unknown view {other:?}: use \"main\" or \"decoded\""),
+                ))
             }
         }
     }
-    let MatchSpec { regex, phrases, word_boundary } = &spec.matcher;
+    let MatchSpec {
+        regex,
+        phrases,
+        word_boundary,
+    } = &spec.matcher;
     let pattern = match (regex, phrases) {
-        (Some(_), Some(_)) => return Err(at("/match", "give either regex or phrases, not both".into())),
-        (None, None) => return Err(at("/match", "a rule needs a regex or a list of phrases to match".into())),
+        (Some(_), Some(_)) => {
+            return Err(at(
+                "/match",
+                "give either regex or phrases, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(at(
+                "/match",
+                "a rule needs a regex or a list of phrases to match".into(),
+            ))
+        }
         (Some(r), None) => {
             if word_boundary.is_some() {
-                return Err(at("/match/word_boundary", "word_boundary applies to phrases; in a regex write \\b".into()));
+                return Err(at(
+                    "/match/word_boundary",
+                    "word_boundary applies to phrases; in a regex write \\b".into(),
+                ));
             }
             if r.is_empty() {
-                return Err(at("/match/regex", "an empty regex matches every request".into()));
+                return Err(at(
+                    "/match/regex",
+                    "an empty regex matches every request".into(),
+                ));
             }
             Pattern::Regex(r.clone())
         }
@@ -699,11 +943,17 @@ fn compile_rule(
             for (j, p) in list.iter().enumerate() {
                 let view = normalize(p, &limits).view;
                 if view.is_empty() {
-                    return Err(at(&format!("/match/phrases/{j}"), "this phrase is empty once normalized".into()));
+                    return Err(at(
+                        &format!("/match/phrases/{j}"),
+                        "this phrase is empty once normalized".into(),
+                    ));
                 }
                 normalized.push(view);
             }
-            Pattern::Phrases { phrases: normalized, word_boundary: word_boundary.unwrap_or(true) }
+            Pattern::Phrases {
+                phrases: normalized,
+                word_boundary: word_boundary.unwrap_or(true),
+            }
         }
     };
     let rule = Rule {
@@ -723,4 +973,200 @@ fn compile_rule(
         word_boundary: word_boundary.unwrap_or(true),
     };
     Ok((rule, pattern))
+}
+
+/// Compiles the optional `classifier` and `anomaly` sections.
+fn compile_anomaly(
+    file: &RuleFile,
+    at: &dyn Fn(&str, String) -> PolicyError,
+) -> Result<(Option<Classifier>, Option<AnomalyChecks>), PolicyError> {
+    let mut default_model: Option<Arc<Model>> = None;
+    let mut load_default = |p: &str| -> Result<Arc<Model>, PolicyError> {
+        if let Some(m) = &default_model {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(
+            crate::anomaly::parse_model(crate::anomaly::DEFAULT_MODEL).map_err(|e| {
+                at(
+                    p,
+                    format!("the embedded model (filters/anomaly/model.json) does not load: {e}"),
+                )
+            })?,
+        );
+        default_model = Some(m.clone());
+        Ok(m)
+    };
+    let roles_or_default = |names: &[String], p: &str| -> Result<Vec<Role>, PolicyError> {
+        if names.is_empty() {
+            return Ok(crate::anomaly::DEFAULT_ROLES.to_vec());
+        }
+        parse_roles(names, &|j, m| at(&format!("{p}/roles/{j}"), m))
+    };
+    let category_of = |c: &Option<String>, default: &str, p: &str| -> Result<String, PolicyError> {
+        let c = c.clone().unwrap_or_else(|| default.to_string());
+        if is_snake(&c) {
+            Ok(c)
+        } else {
+            Err(at(
+                &format!("{p}/category"),
+                format!("category {c:?} must be snake_case"),
+            ))
+        }
+    };
+
+    let classifier = match &file.classifier {
+        None => None,
+        Some(spec) => {
+            let (name, model) = match &spec.model {
+                serde_json::Value::String(s) if s == "default" => {
+                    ("default".to_string(), load_default("/classifier/model")?)
+                }
+                serde_json::Value::Object(_) => {
+                    let m: crate::anomaly::ModelSpec =
+                        serde_json::from_value(spec.model.clone())
+                            .map_err(|e| at("/classifier/model", format!("not a model: {e}")))?;
+                    let m = Model::from_spec(&m).map_err(|e| at("/classifier/model", e))?;
+                    ("inline".to_string(), Arc::new(m))
+                }
+                _ => {
+                    return Err(at(
+                        "/classifier/model",
+                        "write \"default\" or an inline model object".into(),
+                    ))
+                }
+            };
+            let mut thresholds = Vec::new();
+            for (i, t) in spec.thresholds.iter().enumerate() {
+                if !(0.0..=1.0).contains(&t.at) {
+                    return Err(at(
+                        &format!("/classifier/thresholds/{i}/at"),
+                        format!("{} is not a probability from 0 to 1", t.at),
+                    ));
+                }
+                thresholds.push((t.at as f32, t.score));
+            }
+            if thresholds.is_empty() {
+                return Err(at(
+                    "/classifier/thresholds",
+                    "give at least one {\"at\": p, \"score\": n}".into(),
+                ));
+            }
+            thresholds.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Some(Classifier {
+                name,
+                model,
+                thresholds,
+                category: category_of(&spec.category, "prompt_injection", "/classifier")?,
+                roles: roles_or_default(&spec.roles, "/classifier")?,
+            })
+        }
+    };
+
+    let anomaly = match &file.anomaly {
+        None => None,
+        Some(spec) => {
+            let profile: Profile = match &spec.profile {
+                serde_json::Value::String(s) if s == "default" => serde_json::from_str(crate::anomaly::DEFAULT_PROFILE)
+                    .map_err(|e| at("/anomaly/profile", format!("the embedded profile (filters/anomaly/profile.json) does not load: {e}")))?,
+                v @ serde_json::Value::Object(_) => serde_json::from_value(v.clone())
+                    .map_err(|e| at("/anomaly/profile", format!("not a profile: {e}")))?,
+                _ => return Err(at("/anomaly/profile", "write \"default\" or an inline profile object".into())),
+            };
+            let mut checks = Vec::new();
+            for (name, f) in &spec.features {
+                let p = format!("/anomaly/features/{name}");
+                let Some(feature) = crate::anomaly::feature_index(name) else {
+                    return Err(at(
+                        &p,
+                        format!(
+                            "unknown feature {name:?}: known features are {}",
+                            crate::anomaly::FEATURE_NAMES.join(", ")
+                        ),
+                    ));
+                };
+                let above = profile
+                    .threshold(name, f.above_quantile, f.above_z)
+                    .map_err(|e| at(&p, e))?;
+                if f.score > 0 {
+                    checks.push(AnomalyCheck {
+                        feature,
+                        above: above as f32,
+                        score: f.score,
+                    });
+                }
+            }
+            let lm_model = match &classifier {
+                Some(c) => c.model.clone(),
+                None => load_default("/anomaly")?,
+            };
+            Some(AnomalyChecks {
+                checks,
+                category: category_of(&spec.category, "obfuscation", "/anomaly")?,
+                roles: roles_or_default(&spec.roles, "/anomaly")?,
+                lm_model,
+            })
+        }
+    };
+    Ok((classifier, anomaly))
+}
+
+#[cfg(test)]
+mod anomaly_section_tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn compile(extra: &str) -> Result<Policy, PolicyError> {
+        Policy::from_json(&format!(r#"{{"version": 1, {extra}}}"#), "t.json")
+    }
+
+    #[test]
+    fn classifier_and_anomaly_sections_compile_once_and_share_the_model() {
+        let p = compile(
+            r#""classifier": {"model": "default", "thresholds": [{"at": 0.9, "score": 5}, {"at": 0.5, "score": 2}]},
+               "anomaly": {"features": {"lm_window_max": {"above_quantile": 0.999, "score": 3}, "symbol_ratio": {"above_z": 4, "score": 1}}}"#,
+        )
+        .unwrap();
+        let c = p.classifier.as_ref().unwrap();
+        assert_eq!((c.points(0.4), c.points(0.5), c.points(0.95)), (0, 2, 5));
+        assert_eq!(c.roles, crate::anomaly::DEFAULT_ROLES.to_vec());
+        let a = p.anomaly.as_ref().unwrap();
+        assert_eq!(a.checks.len(), 2);
+        assert!(Arc::ptr_eq(&a.lm_model, &c.model));
+    }
+
+    #[test]
+    fn bad_sections_are_refused_with_their_pointer() {
+        let cases = [
+            (
+                r#""classifier": {"model": "default", "thresholds": [{"at": 1.5, "score": 5}]}"#,
+                "/classifier/thresholds/0/at",
+            ),
+            (
+                r#""classifier": {"model": "other", "thresholds": [{"at": 0.5, "score": 5}]}"#,
+                "/classifier/model",
+            ),
+            (
+                r#""classifier": {"model": "default", "thresholds": []}"#,
+                "/classifier/thresholds",
+            ),
+            (
+                r#""anomaly": {"features": {"nope": {"above_z": 3, "score": 1}}}"#,
+                "/anomaly/features/nope",
+            ),
+            (
+                r#""anomaly": {"features": {"length": {"above_quantile": 0.95, "score": 1}}}"#,
+                "/anomaly/features/length",
+            ),
+            (
+                r#""anomaly": {"features": {"length": {"score": 1}}}"#,
+                "/anomaly/features/length",
+            ),
+        ];
+        for (extra, pointer) in cases {
+            let e = compile(extra).unwrap_err();
+            assert_eq!(e.pointer.as_deref(), Some(pointer), "{e}");
+        }
+    }
 }

@@ -42,6 +42,72 @@ pub struct RuleFile {
     /// The rules.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    /// The compact learned classifier and the points its probability adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierSpec>,
+    /// Statistical anomaly thresholds, as deviations from a baseline profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalySpec>,
+}
+
+/// `classifier`: a model ([`crate::anomaly::Model`]) scoring each segment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSpec {
+    /// `"default"` (the embedded `filters/anomaly/model.json`) or an inline model object.
+    pub model: serde_json::Value,
+    /// Points by probability: the highest `at` reached gives its `score`.
+    pub thresholds: Vec<ProbabilityThreshold>,
+    /// Category of its hits (default `prompt_injection`).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Roles whose segments it scores; default `user`, `tool`, `tool_call`, `other`
+    /// (not operator-written `system`/`developer` text, nor `assistant` history).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// One step of a classifier's scale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbabilityThreshold {
+    /// Probability from 0 to 1.
+    pub at: f64,
+    pub score: u32,
+}
+
+/// `anomaly`: per-feature thresholds against a baseline profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalySpec {
+    /// `"default"` (the embedded `filters/anomaly/profile.json`) or an inline profile object.
+    #[serde(default = "default_name")]
+    pub profile: serde_json::Value,
+    /// Feature name (`lm_perplexity`, `symbol_ratio`...) to threshold.
+    pub features: BTreeMap<String, AnomalyFeatureSpec>,
+    /// Category of its hits (default `obfuscation`).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Roles whose segments are measured (default as for `classifier`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+fn default_name() -> serde_json::Value {
+    serde_json::Value::String("default".into())
+}
+
+/// A feature's threshold: exactly one of `above_quantile` or `above_z`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyFeatureSpec {
+    /// A quantile stored in the profile (0.5, 0.9, 0.99, 0.999, 1.0).
+    #[serde(default)]
+    pub above_quantile: Option<f64>,
+    /// Standard deviations above the profile's mean.
+    #[serde(default)]
+    pub above_z: Option<f64>,
+    pub score: u32,
 }
 
 /// `policy`: how scores become decisions.
@@ -87,7 +153,10 @@ pub struct Scope {
 
 impl Default for Scope {
     fn default() -> Self {
-        Scope { paths: vec!["*".to_string()], exclude_paths: Vec::new() }
+        Scope {
+            paths: vec!["*".to_string()],
+            exclude_paths: Vec::new(),
+        }
     }
 }
 

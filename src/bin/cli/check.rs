@@ -36,15 +36,28 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             }
         };
         let failures = policy.check_examples();
-        let examples: usize =
-            policy.rules.iter().map(|r| r.examples.must_match.len() + r.examples.no_match.len()).sum();
+        let examples: usize = policy
+            .rules
+            .iter()
+            .map(|r| r.examples.must_match.len() + r.examples.no_match.len())
+            .sum();
         for f in &failures {
-            let what = if f.expected_match { "should match but does not" } else { "should not match but does" };
-            eprintln!("infw: {name}: rule {:?} at {}: example {what}: {:?}", f.rule_id, f.pointer, f.text);
+            let what = if f.expected_match {
+                "should match but does not"
+            } else {
+                "should not match but does"
+            };
+            eprintln!(
+                "infw: {name}: rule {:?} at {}: example {what}: {:?}",
+                f.rule_id, f.pointer, f.text
+            );
         }
         if failures.is_empty() {
             if !args.quiet {
-                println!("{name}: ok: {} rules, {examples} examples pass", policy.rules.len());
+                println!(
+                    "{name}: ok: {} rules, {examples} examples pass",
+                    policy.rules.len()
+                );
             }
         } else {
             println!("{name}: {} of {examples} examples fail", failures.len());

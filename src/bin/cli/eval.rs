@@ -25,6 +25,9 @@ pub struct Args {
     /// How many misses and false positives to list.
     #[arg(long, default_value_t = 10)]
     worst: usize,
+    /// Write an SVG of the score distributions (thresholds marked) and the ROC curve.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -66,22 +69,30 @@ impl Rate {
 pub fn run(args: Args) -> Result<u8, Fatal> {
     let engine = load_engine(args.rules.as_deref())?;
     let name = args.corpus.display().to_string();
-    let text = std::fs::read_to_string(&args.corpus).map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
+    let text = std::fs::read_to_string(&args.corpus)
+        .map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let progress = std::io::stderr().is_terminal() && !args.json;
     let mut scored = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let r: Record =
-            serde_json::from_str(line).map_err(|e| Fatal(format!("{name}: line {}: not a corpus record: {e}", i + 1)))?;
+        let r: Record = serde_json::from_str(line)
+            .map_err(|e| Fatal(format!("{name}: line {}: not a corpus record: {e}", i + 1)))?;
         let attack = match r.label.as_str() {
             "attack" => true,
             "benign" => false,
             other => {
-                return Err(Fatal(format!("{name}: line {}: label {other:?} must be \"attack\" or \"benign\"", i + 1)))
+                return Err(Fatal(format!(
+                    "{name}: line {}: label {other:?} must be \"attack\" or \"benign\"",
+                    i + 1
+                )))
             }
         };
         let body = chat_request(&r.text);
-        let v = engine.evaluate(&Request::post("/v1/chat/completions", "application/json", &body));
+        let v = engine.evaluate(&Request::post(
+            "/v1/chat/completions",
+            "application/json",
+            &body,
+        ));
         scored.push(Scored {
             id: r.id.unwrap_or_else(|| format!("line {}", i + 1)),
             attack,
@@ -93,7 +104,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         });
         if progress && (i % 50 == 0 || i + 1 == lines.len()) {
             let done = (i + 1) * 40 / lines.len().max(1);
-            eprint!("\r[{}{}] {}/{}", "#".repeat(done), " ".repeat(40 - done), i + 1, lines.len());
+            eprint!(
+                "\r[{}{}] {}/{}",
+                "#".repeat(done),
+                " ".repeat(40 - done),
+                i + 1,
+                lines.len()
+            );
             let _ = std::io::stderr().flush();
         }
     }
@@ -113,18 +130,54 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         c.blocked += usize::from(s.blocked);
     }
     let block_at = engine.policy().block_at;
-    let max_score = scored.iter().map(|s| s.score).max().unwrap_or(0).clamp(1, 60);
+    let max_score = scored
+        .iter()
+        .map(|s| s.score)
+        .max()
+        .unwrap_or(0)
+        .clamp(1, 60);
     let sweep: Vec<(u32, f64, f64)> = (1..=max_score)
         .map(|t| {
             let tp = scored.iter().filter(|s| s.attack && s.score >= t).count();
             let fp = scored.iter().filter(|s| !s.attack && s.score >= t).count();
-            (t, tp as f64 / attacks.total.max(1) as f64, fp as f64 / benign.total.max(1) as f64)
+            (
+                t,
+                tp as f64 / attacks.total.max(1) as f64,
+                fp as f64 / benign.total.max(1) as f64,
+            )
         })
         .collect();
     let mut misses: Vec<&Scored> = scored.iter().filter(|s| s.attack && !s.blocked).collect();
     misses.sort_by_key(|s| s.score);
     let mut fps: Vec<&Scored> = scored.iter().filter(|s| !s.attack && s.blocked).collect();
-    fps.sort_by(|a, b| b.score.cmp(&a.score));
+    fps.sort_by_key(|s| std::cmp::Reverse(s.score));
+
+    if let Some(path) = &args.plot {
+        let att: Vec<f64> = scored
+            .iter()
+            .filter(|s| s.attack)
+            .map(|s| f64::from(s.score))
+            .collect();
+        let ben: Vec<f64> = scored
+            .iter()
+            .filter(|s| !s.attack)
+            .map(|s| f64::from(s.score))
+            .collect();
+        let p = engine.policy();
+        // Scores are integers: a threshold t blocks score >= t, i.e. score > t - 0.5.
+        let marks = vec![
+            (format!("flag_at {}", p.flag_at), f64::from(p.flag_at) - 0.5),
+            (
+                format!("block_at {}", p.block_at),
+                f64::from(p.block_at) - 0.5,
+            ),
+        ];
+        let hi = f64::from(max_score.max(p.block_at + 1)).min(30.0);
+        let title = format!("{name}: total score, policy {}", p.name);
+        let svg = super::plot::svg(&title, &att, &ben, &marks, (0.0, hi));
+        std::fs::write(path, svg)
+            .map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))?;
+    }
 
     if args.json {
         let cats: serde_json::Map<String, serde_json::Value> = per_cat
@@ -152,7 +205,12 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         return Ok(0);
     }
 
-    println!("{name}: {} attacks, {} benign; policy {}", attacks.total, benign.total, engine.policy().name);
+    println!(
+        "{name}: {} attacks, {} benign; policy {}",
+        attacks.total,
+        benign.total,
+        engine.policy().name
+    );
     println!(
         "at block_at {block_at}: TPR {:.3} ({}/{})  FPR {:.4} ({}/{})",
         attacks.rate(),
@@ -164,7 +222,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     );
     println!("\nper category (share blocked):");
     for ((attack, c), r) in &per_cat {
-        println!("  {:<7} {:<22} {:>5}  {:.3}", if *attack { "attack" } else { "benign" }, c, r.total, r.rate());
+        println!(
+            "  {:<7} {:<22} {:>5}  {:.3}",
+            if *attack { "attack" } else { "benign" },
+            c,
+            r.total,
+            r.rate()
+        );
     }
     println!("\nthreshold sweep:\n  block_at    TPR     FPR");
     for (t, tpr, fpr) in &sweep {
@@ -173,11 +237,24 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     }
     println!("\nworst misses (attacks not blocked, lowest score first):");
     for s in misses.iter().take(args.worst) {
-        println!("  {:>3}  {:<20} {:<18} {}", s.score, s.category, s.id, snippet(&s.text));
+        println!(
+            "  {:>3}  {:<20} {:<18} {}",
+            s.score,
+            s.category,
+            s.id,
+            snippet(&s.text)
+        );
     }
     println!("\nfalse positives (benign blocked, highest score first):");
     for s in fps.iter().take(args.worst) {
-        println!("  {:>3}  {:<20} {:<18} [{}] {}", s.score, s.category, s.id, s.rules, snippet(&s.text));
+        println!(
+            "  {:>3}  {:<20} {:<18} [{}] {}",
+            s.score,
+            s.category,
+            s.id,
+            s.rules,
+            snippet(&s.text)
+        );
     }
     Ok(0)
 }

@@ -1,8 +1,11 @@
 //! Argument parsing and the subcommands of `infw`.
 
+mod baseline;
 mod check;
 mod eval;
+mod plot;
 mod score;
+mod train;
 
 use clap::{Parser, Subcommand};
 use inference_firewall::{Engine, Policy};
@@ -25,6 +28,10 @@ enum Command {
     Score(score::Args),
     /// Measure a rule file on a labelled corpus (JSON Lines).
     Eval(eval::Args),
+    /// Train the compact classifier, with cross-validated figures.
+    Train(train::Args),
+    /// Build a baseline profile of the anomaly features from benign traffic.
+    Baseline(baseline::Args),
 }
 
 /// An error that ends the command with exit code 2.
@@ -49,6 +56,8 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Score(a) => score::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Baseline(a) => baseline::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -64,8 +73,12 @@ pub fn load_engine(path: Option<&Path>) -> Result<Engine, Fatal> {
     match path {
         None => Ok(Engine::default_pack()?),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
-            Ok(Engine::new(Policy::from_json(&text, &p.display().to_string())?))
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
+            Ok(Engine::new(Policy::from_json(
+                &text,
+                &p.display().to_string(),
+            )?))
         }
     }
 }
@@ -74,7 +87,8 @@ pub fn load_engine(path: Option<&Path>) -> Result<Engine, Fatal> {
 pub fn read_input(path: &PathBuf) -> Result<Vec<u8>, Fatal> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| Fatal(format!("stdin: {e}")))?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| Fatal(format!("stdin: {e}")))?;
         Ok(buf)
     } else {
         std::fs::read(path).map_err(|e| Fatal(format!("{}: cannot read: {e}", path.display())))

@@ -63,7 +63,11 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             })
             .collect();
         let (status, code, message) = match &v.would {
-            Action::Block { status, code, message } => (Some(*status), Some(*code), Some(message.clone())),
+            Action::Block {
+                status,
+                code,
+                message,
+            } => (Some(*status), Some(*code), Some(message.clone())),
             _ => (None, None, None),
         };
         let out = serde_json::json!({
@@ -75,7 +79,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     } else {
         explain(&engine, &ev);
     }
-    Ok(if args.fail_on_block && matches!(v.would, Action::Block { .. }) { 1 } else { 0 })
+    Ok(
+        if args.fail_on_block && matches!(v.would, Action::Block { .. }) {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 fn explain(engine: &inference_firewall::Engine, ev: &inference_firewall::engine::Evaluation) {
@@ -83,18 +93,29 @@ fn explain(engine: &inference_firewall::Engine, ev: &inference_firewall::engine:
     let v = &ev.verdict;
     let p = engine.policy();
     println!("decision: {v}");
-    if let Action::Block { status, code, message } = &v.would {
+    if let Action::Block {
+        status,
+        code,
+        message,
+    } = &v.would
+    {
         println!("  status {status} ({code}): {message}");
     }
     println!(
-        "  thresholds: flag_at {}, block_at {}; mode {:?}, paranoia {}",
-        p.flag_at, p.block_at, p.mode, p.paranoia
+        "  thresholds: flag_at {}, block_at {}; mode {}, paranoia {}",
+        p.flag_at,
+        p.block_at,
+        format!("{:?}", p.mode).to_lowercase(),
+        p.paranoia
     );
     if let Some(api) = v.api {
         println!("  api: {api}, {} segments", v.segments);
     }
     for h in &v.hits {
-        println!("  +{:<3} {} ({}) at {:?} [{}]", h.score, h.rule_id, h.category, h.pointer, h.role);
+        println!(
+            "  +{:<3} {} ({}) at {:?} [{}]",
+            h.score, h.rule_id, h.category, h.pointer, h.role
+        );
         if let Some(rule) = p.rules.iter().find(|r| r.id == h.rule_id) {
             println!("       {}", rule.description);
         }
@@ -115,7 +136,11 @@ fn view_of<'a>(ev: &'a inference_firewall::engine::Evaluation, pointer: &str) ->
     let n = ev.normalized.get(i)?;
     match decoded {
         None => Some(&n.view),
-        Some(kind) => n.decoded.iter().find(|d| d.kind.as_str() == kind).map(|d| d.view.as_str()),
+        Some(kind) => n
+            .decoded
+            .iter()
+            .find(|d| d.kind.as_str() == kind)
+            .map(|d| d.view.as_str()),
     }
 }
 
@@ -131,7 +156,11 @@ fn highlight(view: &str, start: usize, end: usize, color: bool) -> String {
     let a = floor(s.saturating_sub(40));
     let b = floor((e + 40).min(view.len()));
     let (pre, mid, post) = (&view[a..s], &view[s..e], &view[e..b]);
-    let (open, close) = if color { ("\x1b[1;31m", "\x1b[0m") } else { ("[", "]") };
+    let (open, close) = if color {
+        ("\x1b[1;31m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
     format!(
         "{}{pre}{open}{mid}{close}{post}{}",
         if a > 0 { "..." } else { "" },

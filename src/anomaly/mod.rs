@@ -1,0 +1,307 @@
+//! Anomaly scoring beyond rules: per-segment statistical features, a baseline
+//! profile of them, and a compact learned classifier.
+//!
+//! Input: one segment's original text, its normalized view and its
+//! [`Findings`]. Output: [`Features`] (a fixed vector of numbers, see
+//! [`FEATURE_NAMES`]) and, with a [`Model`], the probability that the segment
+//! is an attack. Everything here is linear in the text, allocation-free per
+//! request once compiled, deterministic and panic-free.
+//!
+//! * [`lm`]: a byte trigram language model of ordinary text; its perplexity
+//!   catches optimized adversarial suffixes and gibberish.
+//! * [`model`]: logistic regression over hashed word uni/bi-grams and byte
+//!   3-5-grams of the view plus the standardized, binned features; weights are
+//!   `i8` with one scale, in a table of 2^16 buckets (base64 in `filters/anomaly/model.json`).
+//! * [`profile`]: per-feature distributions of benign traffic (`infw baseline`),
+//!   against which rule files set thresholds as quantiles or z-scores.
+
+pub mod lm;
+pub mod model;
+pub mod profile;
+pub mod train;
+
+pub use lm::CharLm;
+pub use model::{Model, ModelSpec};
+pub use profile::Profile;
+
+use crate::normalize::Findings;
+use crate::payload::Role;
+
+/// The model a rule file's `"classifier": {"model": "default"}` names (`filters/anomaly/model.json`).
+pub const DEFAULT_MODEL: &str = include_str!("../../filters/anomaly/model.json");
+/// The profile a rule file's `"anomaly": {"profile": "default"}` names (`filters/anomaly/profile.json`).
+pub const DEFAULT_PROFILE: &str = include_str!("../../filters/anomaly/profile.json");
+
+/// Roles scored when a `classifier` or `anomaly` section names none: what
+/// clients and tools write, not operator-written system prompts nor the
+/// assistant's own history (the model was trained on user prompts).
+pub const DEFAULT_ROLES: [Role; 4] = [Role::User, Role::Tool, Role::ToolCall, Role::Other];
+
+/// Parses and compiles a model's JSON text.
+pub fn parse_model(text: &str) -> Result<Model, String> {
+    let spec: ModelSpec = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Model::from_spec(&spec)
+}
+
+/// Names of the features, in [`Features::values`] order (rule files use them).
+pub const FEATURE_NAMES: [&str; 15] = [
+    "length",
+    "entropy",
+    "symbol_ratio",
+    "digit_ratio",
+    "non_letter_ratio",
+    "upper_ratio",
+    "script_mixing",
+    "invisible",
+    "folded",
+    "hidden",
+    "repetition",
+    "longest_token",
+    "newlines",
+    "lm_perplexity",
+    "lm_window_max",
+];
+
+/// Number of features.
+pub const N_FEATURES: usize = FEATURE_NAMES.len();
+
+/// One segment's features. Counts are log-scaled (`ln(1 + n)`) so that their
+/// distributions are usable for z-scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    pub values: [f32; N_FEATURES],
+}
+
+/// Index of a feature by name.
+pub fn feature_index(name: &str) -> Option<usize> {
+    FEATURE_NAMES.iter().position(|n| *n == name)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Cyrillic,
+    Greek,
+    Arabic,
+    Hebrew,
+    Cjk,
+    Other,
+}
+
+fn script_of(c: char) -> Script {
+    match c as u32 {
+        0x41..=0x5a | 0x61..=0x7a | 0xc0..=0x24f | 0x1e00..=0x1eff => Script::Latin,
+        0x370..=0x3ff | 0x1f00..=0x1fff => Script::Greek,
+        0x400..=0x52f => Script::Cyrillic,
+        0x590..=0x5ff => Script::Hebrew,
+        0x600..=0x6ff | 0x750..=0x77f => Script::Arabic,
+        0x3040..=0x30ff | 0x3400..=0x9fff | 0xac00..=0xd7af => Script::Cjk,
+        _ => Script::Other,
+    }
+}
+
+#[inline]
+fn ln1p(n: usize) -> f32 {
+    (n as f32).ln_1p()
+}
+
+fn ratio(n: usize, d: usize) -> f32 {
+    if d == 0 {
+        0.0
+    } else {
+        n as f32 / d as f32
+    }
+}
+
+/// Marks a word hash in a 4096-bit set; true when it was already there.
+fn seen_before(seen: &mut [u64; 64], h: u32) -> bool {
+    let bit = (h.wrapping_mul(0x9E37_79B1) >> 20) as usize;
+    let (w, b) = (bit / 64, bit % 64);
+    match seen.get_mut(w) {
+        Some(word) => {
+            let was = *word & (1 << b) != 0;
+            *word |= 1 << b;
+            was
+        }
+        None => false,
+    }
+}
+
+impl Features {
+    /// Computes the features of one segment. `lm` is the language model for
+    /// the perplexity features (0 without one).
+    pub fn compute(
+        original: &str,
+        view: &str,
+        findings: &Findings,
+        lm: Option<&CharLm>,
+    ) -> Features {
+        // Over the original text: character classes, case, script mixing inside words, lines.
+        let (
+            mut chars,
+            mut symbols,
+            mut digits,
+            mut non_letters,
+            mut upper,
+            mut letters,
+            mut newlines,
+        ) = (0usize, 0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+        let (mut words, mut mixed_words) = (0usize, 0usize);
+        let mut word_script: Option<Script> = None;
+        let mut word_mixed = false;
+        let mut in_word = false;
+        for c in original.chars() {
+            chars += 1;
+            if c == '\n' {
+                newlines += 1;
+            }
+            if c.is_alphabetic() {
+                letters += 1;
+                if c.is_uppercase() {
+                    upper += 1;
+                }
+                let s = script_of(c);
+                if !in_word {
+                    in_word = true;
+                    word_script = None;
+                    word_mixed = false;
+                }
+                match word_script {
+                    None => word_script = Some(s),
+                    Some(w) if w != s && s != Script::Other && w != Script::Other => {
+                        word_mixed = true
+                    }
+                    Some(_) => {}
+                }
+            } else {
+                if in_word {
+                    words += 1;
+                    mixed_words += usize::from(word_mixed);
+                    in_word = false;
+                }
+                if c.is_ascii_digit() || c.is_numeric() {
+                    digits += 1;
+                }
+                if !c.is_whitespace() {
+                    non_letters += 1;
+                    if c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_control()) {
+                        symbols += 1;
+                    }
+                }
+            }
+        }
+        if in_word {
+            words += 1;
+            mixed_words += usize::from(word_mixed);
+        }
+
+        // Over the view: character entropy, repetition of words, longest token.
+        let mut counts = [0u32; 256];
+        let mut view_chars = 0usize;
+        let mut seen = [0u64; 64];
+        let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
+        let mut h: u32 = 0x811c_9dc5;
+        let mut in_vword = false;
+        for c in view.chars() {
+            view_chars += 1;
+            let slot = if c.is_ascii() {
+                c as usize
+            } else {
+                128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize
+            };
+            if let Some(n) = counts.get_mut(slot) {
+                *n += 1;
+            }
+            if c.is_whitespace() {
+                longest = longest.max(run);
+                run = 0;
+            } else {
+                run += 1;
+            }
+            if c.is_alphanumeric() {
+                in_vword = true;
+                h = (h ^ c as u32).wrapping_mul(0x0100_0193);
+            } else if in_vword {
+                in_vword = false;
+                vwords += 1;
+                repeats += usize::from(seen_before(&mut seen, h));
+                h = 0x811c_9dc5;
+            }
+        }
+        longest = longest.max(run);
+        if in_vword {
+            vwords += 1;
+            repeats += usize::from(seen_before(&mut seen, h));
+        }
+        let mut entropy = 0f32;
+        if view_chars > 0 {
+            let total = view_chars as f32;
+            for &n in counts.iter().filter(|n| **n > 0) {
+                let p = n as f32 / total;
+                entropy -= p * p.log2();
+            }
+        }
+        let ppl = lm.map(|m| m.perplexity(view)).unwrap_or_default();
+        let f = findings;
+        Features {
+            values: [
+                ln1p(chars),
+                entropy,
+                ratio(symbols, chars),
+                ratio(digits, chars),
+                ratio(non_letters, chars),
+                ratio(upper, letters),
+                ratio(mixed_words, words),
+                ln1p((f.invisible + f.bidi + f.tag_chars + f.variation_selectors) as usize),
+                ln1p((f.confusables + f.compatibility + f.combining_marks) as usize),
+                ln1p((f.spaced_words + f.decoded) as usize),
+                ratio(repeats, vwords),
+                ln1p(longest),
+                ln1p(newlines),
+                ppl.mean,
+                ppl.window_max,
+            ],
+        }
+    }
+
+    /// The value of a feature by index (0 when out of range).
+    pub fn get(&self, i: usize) -> f32 {
+        self.values.get(i).copied().unwrap_or(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn feat(text: &str) -> Features {
+        let n = crate::normalize::normalize(text, &crate::limits::Limits::default());
+        Features::compute(text, &n.view, &n.findings, None)
+    }
+
+    #[test]
+    fn names_and_values_line_up() {
+        assert_eq!(feature_index("lm_perplexity"), Some(13));
+        assert_eq!(feature_index("nope"), None);
+        let f = feat("Hello world");
+        assert!((f.get(0) - 12f32.ln()).abs() < 1e-5);
+        assert_eq!(f.get(99), 0.0);
+    }
+
+    #[test]
+    fn mixed_scripts_symbols_and_repetition_are_measured() {
+        assert!(
+            feat("pаypal lоgin").get(6) > 0.9,
+            "Cyrillic letters inside Latin words"
+        );
+        assert_eq!(feat("Привет, как дела?").get(6), 0.0);
+        assert!(feat("]( ** !-- {{ }} ;;").get(2) > 0.5);
+        assert!(feat("go go go go go go go go").get(10) > 0.8);
+        assert!(feat("a\u{200b}b\u{200b}c").get(7) > 0.0);
+        let empty = feat("");
+        assert!(empty.values.iter().all(|v| *v == 0.0));
+    }
+}

@@ -1,0 +1,346 @@
+//! `infw train`: trains the compact classifier on a labelled corpus, reports
+//! k-fold cross-validated figures (never training-set figures), then trains
+//! the final model on all of it and writes `filters/anomaly/model.json`.
+//!
+//! With `--cv-pack`, each fold's model is also put into the rule pack
+//! (`--rules`, default the embedded pack) in place of its `classifier.model`,
+//! and the whole pack (rules, detectors, model, anomaly thresholds) is
+//! evaluated on the held-out fold, so the pack's figures are cross-validated
+//! for the model too (the rules themselves were tuned on the whole corpus).
+
+use super::{chat_request, plot, Fatal};
+use inference_firewall::anomaly::train::{fit, folds, predict, Options, Prepared};
+use inference_firewall::limits::Limits;
+use inference_firewall::policy::RuleFile;
+use inference_firewall::{Action, Engine, Policy, Request};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Labelled corpus, JSON Lines (`text`, `label`, `category`, `subcategory`).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Where to write the final model (skipped when absent).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Folds of the cross-validation (0 or 1: none).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Seed of the fold assignment and the shuffles.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Training epochs.
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// L2 regularization per update.
+    #[arg(long, default_value_t = 1e-5)]
+    l2: f32,
+    /// AdaGrad learning rate.
+    #[arg(long, default_value_t = 0.2)]
+    learning_rate: f32,
+    /// Minimum number of training texts a hashed n-gram must occur in to get a weight.
+    #[arg(long, default_value_t = 3)]
+    min_df: u32,
+    /// Also cross-validate the whole rule pack with each fold's model.
+    #[arg(long)]
+    cv_pack: bool,
+    /// The rule pack for --cv-pack (default: the embedded pack).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Write an SVG of the out-of-fold score distributions and ROC curves.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    text: String,
+    label: String,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    subcategory: Option<String>,
+}
+
+/// Out-of-fold scores of one detector, with labels and groups.
+pub struct Scores<'a> {
+    pub attack: &'a [bool],
+    pub category: &'a [String],
+    pub sub: &'a [String],
+    pub score: Vec<f64>,
+}
+
+/// Threshold for a target FPR: items with score strictly above it are flagged.
+pub fn threshold_at(benign: &mut [f64], fpr: f64) -> f64 {
+    benign.sort_by(|a, b| b.total_cmp(a));
+    let k = (fpr * benign.len() as f64).floor() as usize;
+    benign.get(k).copied().unwrap_or(f64::NEG_INFINITY)
+}
+
+impl Scores<'_> {
+    fn benign(&self) -> Vec<f64> {
+        self.score
+            .iter()
+            .zip(self.attack)
+            .filter(|(_, a)| !**a)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
+    fn rate(&self, t: f64, pick: impl Fn(usize) -> bool) -> (usize, usize) {
+        let idx: Vec<usize> = (0..self.score.len()).filter(|&i| pick(i)).collect();
+        (
+            idx.iter().filter(|&&i| self.score[i] > t).count(),
+            idx.len(),
+        )
+    }
+
+    /// Prints TPR per category and FPR per benign group at FPR 1% and 2%; returns the thresholds.
+    fn report(&self, title: &str) -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        println!("\n{title}");
+        let targets = [0.01, 0.02];
+        let ts: Vec<f64> = targets
+            .iter()
+            .map(|f| threshold_at(&mut self.benign(), *f))
+            .collect();
+        print!("  {:<34}", "target FPR");
+        for f in targets {
+            print!("  {:>14}", format!("{:.0}%", f * 100.0));
+        }
+        println!();
+        print!("  {:<34}", "threshold (score >)");
+        for t in &ts {
+            print!("  {t:>14.4}");
+        }
+        println!();
+        let mut cats: Vec<&String> = self
+            .category
+            .iter()
+            .zip(self.attack)
+            .filter(|(_, a)| **a)
+            .map(|(c, _)| c)
+            .collect();
+        cats.sort();
+        cats.dedup();
+        let row = |name: &str, pick: &dyn Fn(usize) -> bool| {
+            print!("  {name:<34}");
+            for t in &ts {
+                let (k, n) = self.rate(*t, pick);
+                print!(
+                    "  {:>14}",
+                    format!("{:.3} ({k}/{n})", k as f64 / n.max(1) as f64)
+                );
+            }
+            println!();
+        };
+        row("TPR all attacks", &|i| self.attack[i]);
+        for c in &cats {
+            row(&format!("  TPR {c}"), &|i| {
+                self.attack[i] && &self.category[i] == *c
+            });
+        }
+        row("FPR all benign", &|i| !self.attack[i]);
+        row("  FPR non_english benign", &|i| {
+            !self.attack[i] && self.sub[i].contains("non_english")
+        });
+        row("  FPR code benign", &|i| {
+            !self.attack[i] && self.sub[i].split(',').any(|s| s == "code")
+        });
+        row("  FPR benign_tricky", &|i| {
+            !self.attack[i] && self.category[i] == "benign_tricky"
+        });
+        for (f, t) in targets.iter().zip(&ts) {
+            out.push((*f, *t));
+        }
+        out
+    }
+}
+
+pub fn run(args: Args) -> Result<u8, Fatal> {
+    let name = args.corpus.display().to_string();
+    let text = std::fs::read_to_string(&args.corpus)
+        .map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
+    let mut records = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: Record = serde_json::from_str(line)
+            .map_err(|e| Fatal(format!("{name}: line {}: not a corpus record: {e}", i + 1)))?;
+        if r.label != "attack" && r.label != "benign" {
+            return Err(Fatal(format!(
+                "{name}: line {}: label must be \"attack\" or \"benign\"",
+                i + 1
+            )));
+        }
+        records.push(r);
+    }
+    let attack: Vec<bool> = records.iter().map(|r| r.label == "attack").collect();
+    let category: Vec<String> = records
+        .iter()
+        .map(|r| r.category.clone().unwrap_or_else(|| r.label.clone()))
+        .collect();
+    let sub: Vec<String> = records
+        .iter()
+        .map(|r| r.subcategory.clone().unwrap_or_default())
+        .collect();
+    let t0 = Instant::now();
+    let limits = Limits::default();
+    let data: Vec<Prepared> = records
+        .iter()
+        .map(|r| Prepared::new(&r.text, &limits))
+        .collect();
+    eprintln!(
+        "infw train: {} texts prepared in {:.1}s",
+        data.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let opts = Options {
+        epochs: args.epochs,
+        seed: args.seed,
+        l2: args.l2,
+        learning_rate: args.learning_rate,
+        min_df: args.min_df,
+    };
+    let pack_text = match &args.rules {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?,
+        None => inference_firewall::DEFAULT_PACK.to_string(),
+    };
+
+    let mut meta = serde_json::json!({
+        "corpus": name, "examples": data.len(), "seed": args.seed, "epochs": opts.epochs,
+        "learning_rate": opts.learning_rate, "l2": opts.l2, "min_df": opts.min_df, "folds": args.folds,
+    });
+    let mut model_oof = vec![0f64; data.len()];
+    let mut pack_oof = vec![0f64; data.len()];
+    let mut pack_blocked = vec![false; data.len()];
+    if args.folds >= 2 {
+        let fold = folds(&attack, args.folds, args.seed);
+        for f in 0..args.folds {
+            let t = Instant::now();
+            let train: Vec<usize> = (0..data.len()).filter(|&i| fold[i] != f).collect();
+            let model = fit(&data, &attack, &train, &opts);
+            let test: Vec<usize> = (0..data.len()).filter(|&i| fold[i] == f).collect();
+            for &i in &test {
+                model_oof[i] = f64::from(predict(&model, &data[i]));
+            }
+            if args.cv_pack {
+                let mut file = RuleFile::parse(&pack_text, "pack")?;
+                let Some(c) = file.classifier.as_mut() else {
+                    return Err(Fatal(
+                        "--cv-pack: the rule pack has no classifier section".into(),
+                    ));
+                };
+                c.model = serde_json::to_value(model.to_spec(serde_json::Value::Null))?;
+                let engine = Engine::new(Policy::compile(file, "pack", "")?);
+                for &i in &test {
+                    let body = chat_request(&records[i].text);
+                    let v = engine.evaluate(&Request::post(
+                        "/v1/chat/completions",
+                        "application/json",
+                        &body,
+                    ));
+                    pack_oof[i] = f64::from(v.score);
+                    pack_blocked[i] = matches!(v.would, Action::Block { .. });
+                }
+            }
+            eprintln!(
+                "infw train: fold {}/{} in {:.1}s",
+                f + 1,
+                args.folds,
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let m = Scores {
+            attack: &attack,
+            category: &category,
+            sub: &sub,
+            score: model_oof.clone(),
+        };
+        let title = format!(
+            "model alone: {}-fold cross-validated (pooled out-of-fold probabilities)",
+            args.folds
+        );
+        let ts = m.report(&title);
+        meta["cv"] = serde_json::json!(ts
+            .iter()
+            .map(|(f, t)| {
+                let (k, n) = m.rate(*t, |i| attack[i]);
+                serde_json::json!({"fpr": f, "threshold": t, "tpr": k as f64 / n.max(1) as f64})
+            })
+            .collect::<Vec<_>>());
+        if args.cv_pack {
+            let p = Scores {
+                attack: &attack,
+                category: &category,
+                sub: &sub,
+                score: pack_oof.clone(),
+            };
+            p.report(&format!(
+                "full pack (rules + detectors + fold model): {}-fold cross-validated total scores",
+                args.folds
+            ));
+            let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for i in 0..data.len() {
+                let key = if attack[i] {
+                    category[i].as_str()
+                } else {
+                    "benign (FPR)"
+                };
+                let e = per.entry(key).or_default();
+                e.0 += usize::from(pack_blocked[i]);
+                e.1 += 1;
+            }
+            println!("  at the pack's block_at (blocked share):");
+            for (k, (b, n)) in per {
+                println!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
+            }
+        }
+        if let Some(path) = &args.plot {
+            let att: Vec<f64> = (0..data.len())
+                .filter(|&i| attack[i])
+                .map(|i| model_oof[i])
+                .collect();
+            let ben: Vec<f64> = (0..data.len())
+                .filter(|&i| !attack[i])
+                .map(|i| model_oof[i])
+                .collect();
+            let marks: Vec<(String, f64)> = ts
+                .iter()
+                .map(|(f, t)| (format!("FPR {:.0}%", f * 100.0), *t))
+                .collect();
+            let svg = plot::svg(
+                "model alone, out-of-fold probability",
+                &att,
+                &ben,
+                &marks,
+                (0.0, 1.0),
+            );
+            std::fs::write(path, svg)
+                .map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))?;
+        }
+    }
+
+    if let Some(out) = &args.out {
+        let t = Instant::now();
+        let all: Vec<usize> = (0..data.len()).collect();
+        let model = fit(&data, &attack, &all, &opts);
+        let spec = model.to_spec(meta);
+        let json = serde_json::to_string(&spec)?;
+        std::fs::write(out, json + "\n")
+            .map_err(|e| Fatal(format!("{}: cannot write: {e}", out.display())))?;
+        eprintln!(
+            "infw train: final model on {} texts in {:.1}s -> {}",
+            data.len(),
+            t.elapsed().as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(0)
+}
