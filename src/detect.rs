@@ -249,6 +249,20 @@ impl Matcher {
             let start = *starts.get(i)?;
             Some((i, start))
         };
+        // The hit of `rule` for a match at `[start, end)` of the joined text, if
+        // the view it starts in is one the rule may fire on.
+        let hit_at = |rule: usize, start: usize, end: usize| -> Option<RawHit> {
+            let (view, offset) = locate(start)?;
+            if !accept(rule, view) {
+                return None;
+            }
+            let len = views.get(view).map_or(0, |v| v.text.len());
+            Some(RawHit {
+                rule,
+                view,
+                span: (start - offset, (end - offset).min(len)),
+            })
+        };
         let mut found = Vec::new();
         for (first, set) in &self.sets {
             for idx in set.matches(joined).iter().map(|i| first + i) {
@@ -261,19 +275,11 @@ impl Matcher {
                 let Some(re) = self.regexes.get(idx) else {
                     continue;
                 };
-                for m in re.find_iter(joined) {
-                    if let Some((view, start)) = locate(m.start()) {
-                        if accept(rule, view) {
-                            let end =
-                                (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
-                            found.push(RawHit {
-                                rule,
-                                view,
-                                span: (m.start() - start, end),
-                            });
-                            break;
-                        }
-                    }
+                if let Some(hit) = re
+                    .find_iter(joined)
+                    .find_map(|m| hit_at(rule, m.start(), m.end()))
+                {
+                    found.push(hit);
                 }
             }
         }
@@ -290,17 +296,9 @@ impl Matcher {
                     if wb && !at_word_boundaries(joined, m.start(), m.end()) {
                         continue;
                     }
-                    if let Some((view, start)) = locate(m.start()) {
-                        if accept(rule, view) {
-                            let end =
-                                (m.end() - start).min(views.get(view).map_or(0, |v| v.text.len()));
-                            found.push(RawHit {
-                                rule,
-                                view,
-                                span: (m.start() - start, end),
-                            });
-                            done.push(rule);
-                        }
+                    if let Some(hit) = hit_at(rule, m.start(), m.end()) {
+                        found.push(hit);
+                        done.push(rule);
                     }
                 }
             }
