@@ -82,7 +82,7 @@ check-rules:
 # hash of the input it came from (.opt-of), and wasm-opt runs only when cargo's
 # output changed.
 build: rust-tools wasm-opt
-	$(if $(WASM_OPT_LEVEL),CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL)) cargo build --lib --release --target wasm32-wasip1
+	$(if $(WASM_OPT_LEVEL),CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL)) cargo rustc --lib --release --target wasm32-wasip1 --crate-type cdylib
 	@in=$$(sha256sum < $(WASM)); \
 	if [ -f $(WASM).opt ] && [ "$$in" = "$$(sha256sum < $(WASM).opt)" ]; then \
 	  :; \
