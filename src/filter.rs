@@ -594,6 +594,18 @@ fn header(name: &str) -> Option<String> {
     }
 }
 
+/// All values of a list-valued header, joined with ", " (RFC 9110 section 5.3).
+/// `hostcalls::get_map_value` returns only the first of repeated headers.
+fn header_list(name: &str) -> Option<String> {
+    let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).ok()?;
+    let values: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 fn now() -> Option<SystemTime> {
     hostcalls::get_current_time().ok()
 }
@@ -616,7 +628,9 @@ impl HttpContext for Stream {
             shared.fallback_request_id()
         });
         self.content_type = header("content-type");
-        self.content_encoding = header("content-encoding");
+        // Every value: `Content-Encoding: gzip` and `Content-Encoding: br` on
+        // two lines are one list to the server; the first alone would hide a coding.
+        self.content_encoding = header_list("content-encoding");
         // A declared length over the limit is refused before a byte of body is read.
         if let Some(len) = header("content-length").and_then(|l| l.trim().parse::<usize>().ok()) {
             if len > self.max_body() {

@@ -612,3 +612,221 @@ fn request_is_refused_not_hung_when_envoy_withholds_the_body() {
         envoy.log()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Content codings and charsets: the firewall reads through them, the upstream
+// gets the original bytes.
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+fn brotli(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).unwrap();
+    }
+    out
+}
+
+fn utf16le(data: &[u8]) -> Vec<u8> {
+    std::str::from_utf8(data)
+        .unwrap()
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn attacks_in_gzip_and_zstd_bodies_are_blocked() {
+    let s = enforce();
+    for (coding, body) in [
+        ("gzip", gzip(&chat(ATTACK))),
+        ("zstd", zstd(&chat(ATTACK))),
+        ("GZIP, zstd", zstd(&gzip(&chat(ATTACK)))),
+    ] {
+        let id = unique("coded-attack");
+        let ce = format!("content-encoding: {coding}");
+        let reply = post(s, "/v1/chat/completions", &id, &body, &["-H", &ce]);
+        assert_blocked_without_echo(&reply, 403);
+        assert_eq!(
+            reply.json()["error"]["code"],
+            "anomaly_score_exceeded",
+            "{coding}"
+        );
+        assert!(
+            s.upstream.requests_with("x-test-id", &id).is_empty(),
+            "{coding}: a blocked request reached the upstream"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn codings_on_two_header_lines_are_one_list() {
+    // `content-encoding: gzip` then `content-encoding: zstd`: the server undoes
+    // both, so the firewall must not read only the first line.
+    let s = enforce();
+    let id = unique("two-lines");
+    let body = zstd(&gzip(&chat(ATTACK)));
+    let reply = post(
+        s,
+        "/v1/chat/completions",
+        &id,
+        &body,
+        &[
+            "-H",
+            "content-encoding: gzip",
+            "-H",
+            "content-encoding: zstd",
+        ],
+    );
+    assert_blocked_without_echo(&reply, 403);
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn a_benign_gzip_body_reaches_upstream_compressed_and_unchanged() {
+    let s = enforce();
+    let id = unique("gzip-benign");
+    let body = gzip(&chat("What is the capital of France?"));
+    let reply = post(
+        s,
+        "/v1/chat/completions",
+        &id,
+        &body,
+        &["-H", "content-encoding: gzip"],
+    );
+    assert_eq!(reply.status, 200, "body: {}", reply.text());
+    let got = s.upstream.the_request_with("x-test-id", &id);
+    assert_eq!(
+        got.body, body,
+        "the upstream must get the compressed bytes as sent"
+    );
+    assert_eq!(got.header("content-encoding"), Some("gzip"));
+    assert!(got
+        .headers
+        .iter()
+        .all(|(n, _)| !n.starts_with("x-firewall-")));
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn a_decompression_bomb_is_413_and_a_corrupt_body_400() {
+    let s = enforce();
+    // 8 MiB of JSON in about 8 KiB of gzip: under max_body_bytes, far over
+    // limits.max_decompressed_bytes.
+    let mut big = b"{\"model\":\"m\",\"prompt\":\"".to_vec();
+    big.resize(8 << 20, b'a');
+    big.extend_from_slice(b"\"}");
+    let bomb = gzip(&big);
+    assert!(bomb.len() < 65536, "{}", bomb.len());
+    let id = unique("bomb");
+    let reply = post(
+        s,
+        "/v1/completions",
+        &id,
+        &bomb,
+        &["-H", "content-encoding: gzip"],
+    );
+    assert_blocked_without_echo(&reply, 413);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "decompressed_too_large");
+    assert!(
+        message_of(&body).contains("limits.max_decompressed_bytes (1048576 bytes)"),
+        "{body}"
+    );
+    assert!(s.upstream.requests_with("x-test-id", &id).is_empty());
+
+    let id = unique("corrupt");
+    let mut corrupt = gzip(&chat("What is the capital of France?"));
+    let n = corrupt.len();
+    corrupt[n - 8] ^= 0xFF; // the CRC-32
+    let reply = post(
+        s,
+        "/v1/chat/completions",
+        &id,
+        &corrupt,
+        &["-H", "content-encoding: gzip"],
+    );
+    assert_eq!(reply.status, 400, "body: {}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "corrupt_content_encoding");
+    assert!(message_of(&reply.json()).contains("CRC-32 mismatch"));
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn brotli_is_refused_by_the_plugin_with_the_reason() {
+    // The plugin is built without the brotli decoder (its dictionary alone
+    // would break the 2 MiB budget): a br body is refused, never passed.
+    let s = enforce();
+    let id = unique("br");
+    let reply = post(
+        s,
+        "/v1/chat/completions",
+        &id,
+        &brotli(&chat(ATTACK)),
+        &["-H", "content-encoding: br"],
+    );
+    assert_blocked_without_echo(&reply, 415);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "unsupported_content_encoding");
+    let message = message_of(&body);
+    assert!(
+        message.contains("\"br\" is not decoded by this build")
+            && message.contains("gzip, deflate, zstd"),
+        "{message}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn an_attack_in_utf16_is_blocked_and_unknown_codings_and_charsets_are_415() {
+    let s = enforce();
+    let id = unique("utf16");
+    let h = [
+        ("content-type", "application/json; charset=utf-16le"),
+        ("x-test-id", id.as_str()),
+    ];
+    let url = s.envoy.url("/v1/chat/completions");
+    let reply = curl_post(&url, &h, &utf16le(&chat(ATTACK)), &[]);
+    assert_blocked_without_echo(&reply, 403);
+    let benign = utf16le(&chat("What is the capital of France?"));
+    let id = unique("utf16-benign");
+    let h = [
+        ("content-type", "application/json; charset=utf-16le"),
+        ("x-test-id", id.as_str()),
+    ];
+    let reply = curl_post(&url, &h, &benign, &[]);
+    assert_eq!(reply.status, 200, "body: {}", reply.text());
+    assert_eq!(s.upstream.the_request_with("x-test-id", &id).body, benign);
+
+    let id = unique("compress");
+    let reply = post(
+        s,
+        "/v1/chat/completions",
+        &id,
+        b"\x1f\x9d",
+        &["-H", "content-encoding: compress"],
+    );
+    assert_eq!(reply.status, 415, "body: {}", reply.text());
+    assert!(message_of(&reply.json()).contains("content-encoding \"compress\" is not supported"));
+    let id = unique("latin1");
+    let h = [
+        ("content-type", "application/json; charset=iso-8859-1"),
+        ("x-test-id", id.as_str()),
+    ];
+    let reply = curl_post(&url, &h, &chat("hello"), &[]);
+    assert_eq!(reply.status, 415, "body: {}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "unsupported_charset");
+}

@@ -1,8 +1,8 @@
 //! From a request to its [`Payload`]: how the body is read, which API it
 //! speaks, and which role each string of it plays.
 //!
-//! Reading the body, in order: size, content encoding, content type and
-//! charset, UTF-8 BOM, UTF-8, then JSON, JSON Lines or text. The content type
+//! Reading the body, in order: size, then [`body::decode`] (content codings
+//! undone, charset read, BOM removed), then JSON, JSON Lines or text. The content type
 //! is a hint, not a promise, because servers disagree on how much they trust
 //! it; every reading a server could make is scanned:
 //! - a body that starts with `{` or `[` is parsed as JSON whatever the header
@@ -35,6 +35,7 @@
 //!   long conversation. Inside free-form data (tool arguments, schemas) they
 //!   are ordinary strings and are emitted.
 
+use super::body::{self, BodyError};
 use super::json::{self, push_index, push_token, Options, Value};
 use super::{ApiKind, Payload, PayloadError, Role, Segment};
 use crate::limits::Limits;
@@ -51,13 +52,17 @@ pub fn extract(req: &Request<'_>, limits: &Limits) -> Result<Payload, PayloadErr
             actual: req.body.len(),
         });
     }
-    check_encoding(req.content_encoding)?;
-    let declared = declared_type(req.content_type)?;
-    let (bom, body) = match req.body.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (3, rest),
-        None => (0, req.body),
+    let declared = declared_type(req.content_type);
+    let decoded = match body::decode(req.content_encoding, req.content_type, req.body, limits) {
+        Ok(d) => d,
+        // Binary under a binary type: the type is the reason it cannot be read.
+        Err(BodyError::InvalidText { .. }) if declared == Declared::Unsupported => {
+            return Err(unsupported_type(req.content_type))
+        }
+        Err(e) => return Err(e.into()),
     };
-    if body.is_empty() {
+    let text: &str = &decoded.text;
+    if text.is_empty() {
         // Nothing a model could read (a GET, a bodiless POST), whatever the
         // headers say: no segments, and no error to block it with.
         let api = match declared {
@@ -71,23 +76,32 @@ pub fn extract(req: &Request<'_>, limits: &Limits) -> Result<Payload, PayloadErr
             message_count: 0,
         });
     }
-    let looks_json = matches!(body.iter().find(|b| !is_ws(**b)), Some(b'{' | b'['));
+    let looks_json = matches!(text.bytes().find(|b| !is_ws(*b)), Some(b'{' | b'['));
     if declared == Declared::Unsupported && !looks_json {
         return Err(unsupported_type(req.content_type));
     }
-    let text = std::str::from_utf8(body).map_err(|e| PayloadError::InvalidUtf8 {
-        offset: bom + e.valid_up_to(),
-    })?;
     let opts = Options::from_limits(limits);
 
     // A server that honours a text/* type reads the body as raw text, JSON
-    // escapes and keys included: scan that reading too.
-    let raw = (declared == Declared::Text).then_some(text);
+    // escapes and keys included: scan that reading too. So is the UTF-8
+    // reading of a body whose UTF-16/32 charset was only guessed, for a
+    // server that does not guess (a JSON parser cannot read it as UTF-8).
+    let mut raw: Vec<&str> = Vec::new();
+    if declared == Declared::Text {
+        raw.push(text);
+    }
+    if let (Some(utf8), false) = (
+        &decoded.utf8_reading,
+        matches!(declared, Declared::Json | Declared::JsonLines),
+    ) {
+        raw.push(utf8);
+    }
+    let raw = raw.as_slice();
     if declared == Declared::JsonLines {
-        return json_lines(text, limits, None);
+        return json_lines(text, limits, &[]);
     }
     if declared != Declared::Json && !looks_json {
-        return plain_text(text, limits, false);
+        return plain_text(text, limits, false, None);
     }
     let err = match json::parse_str(text, &opts, 0) {
         Ok(doc) => return json_document(req, doc, limits, raw),
@@ -111,7 +125,7 @@ pub fn extract(req: &Request<'_>, limits: &Limits) -> Result<Payload, PayloadErr
         Declared::Json => Err(json_error(err, "")),
         Declared::Unsupported => Err(unsupported_type(req.content_type)),
         // Text that merely starts like JSON (`[INST] ...`): scan it as text.
-        _ => plain_text(text, limits, true),
+        _ => plain_text(text, limits, true, decoded.utf8_reading.as_deref()),
     }
 }
 
@@ -161,39 +175,19 @@ enum Declared {
     Unsupported,
 }
 
-/// The engine inspects bodies as sent; it does not decompress them, so a
-/// compressed body would be opaque bytes to it but text to the server.
-fn check_encoding(encoding: Option<&str>) -> Result<(), PayloadError> {
-    match encoding.map(str::trim) {
-        None | Some("") => Ok(()),
-        Some(e) if e.eq_ignore_ascii_case("identity") => Ok(()),
-        Some(e) => Err(PayloadError::UnsupportedEncoding {
-            encoding: truncate(e, 64),
-        }),
-    }
-}
-
-/// Classifies the content type; a charset other than UTF-8 (or its ASCII
-/// subset) is refused, since a server that honours it would read other text
-/// than the bytes the engine scans.
-fn declared_type(content_type: Option<&str>) -> Result<Declared, PayloadError> {
+/// Classifies the content type by its media type; its charset is
+/// [`body::decode`]'s.
+fn declared_type(content_type: Option<&str>) -> Declared {
     let Some(raw) = content_type.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(Declared::Missing);
+        return Declared::Missing;
     };
-    let mut parts = raw.split(';');
-    let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-    for param in parts {
-        let Some((name, value)) = param.split_once('=') else {
-            continue;
-        };
-        if name.trim().eq_ignore_ascii_case("charset") {
-            let charset = value.trim().trim_matches('"').to_ascii_lowercase();
-            if !matches!(charset.as_str(), "utf-8" | "utf8" | "us-ascii") {
-                return Err(unsupported_type(content_type));
-            }
-        }
-    }
-    Ok(match mime.as_str() {
+    let mime = raw
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
         "application/json" => Declared::Json,
         "application/jsonl"
         | "application/x-ndjson"
@@ -202,7 +196,7 @@ fn declared_type(content_type: Option<&str>) -> Result<Declared, PayloadError> {
         m if m.starts_with("application/") && m.ends_with("+json") => Declared::Json,
         m if m.starts_with("text/") => Declared::Text,
         _ => Declared::Unsupported,
-    })
+    }
 }
 
 fn unsupported_type(content_type: Option<&str>) -> PayloadError {
@@ -252,13 +246,18 @@ fn json_error(e: json::Error, prefix: &str) -> PayloadError {
 // ---------------------------------------------------------------------------
 // The three kinds of body
 
+/// A text body. `utf8`: the UTF-8 reading of a body whose charset was guessed.
 fn plain_text(
     text: &str,
     limits: &Limits,
     looked_like_json: bool,
+    utf8: Option<&str>,
 ) -> Result<Payload, PayloadError> {
     let mut w = Walker::new(limits);
     w.emit(Role::User, text)?;
+    if let Some(utf8) = utf8 {
+        w.emit(Role::User, utf8)?;
+    }
     if looked_like_json {
         // A lenient JSON parser (NaN, comments, trailing commas) may still
         // read this body and resolve its `\u` escapes: scan that reading too.
@@ -274,17 +273,17 @@ fn plain_text(
     })
 }
 
-/// A JSON body. `raw`: the body, to scan also as one text (see [`extract`]).
+/// A JSON body. `raw`: readings of the body to scan also as one text each (see [`extract`]).
 fn json_document(
     req: &Request<'_>,
     doc: Value,
     limits: &Limits,
-    raw: Option<&str>,
+    raw: &[&str],
 ) -> Result<Payload, PayloadError> {
     let api = api_from_path(req.path_only()).unwrap_or_else(|| api_from_shape(&doc));
     let mut w = Walker::new(limits);
-    if let Some(raw) = raw {
-        w.emit(Role::User, raw)?;
+    for r in raw {
+        w.emit(Role::User, r)?;
     }
     w.walk(&doc, Ctx::Root, 0)?;
     let message_count = message_count(api, &doc);
@@ -311,8 +310,8 @@ fn jsonl_candidate(text: &str) -> Option<usize> {
         .then_some(first_no + 1)
 }
 
-/// A JSON Lines body. `raw`: the body, to scan also as one text (see [`extract`]).
-fn json_lines(text: &str, limits: &Limits, raw: Option<&str>) -> Result<Payload, PayloadError> {
+/// A JSON Lines body. `raw`: readings of the body to scan also as one text each (see [`extract`]).
+fn json_lines(text: &str, limits: &Limits, raw: &[&str]) -> Result<Payload, PayloadError> {
     let opts = Options::from_limits(limits);
     let mut docs = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
@@ -340,8 +339,8 @@ fn json_lines(text: &str, limits: &Limits, raw: Option<&str>) -> Result<Payload,
         }
     }
     let mut w = Walker::new(limits);
-    if let Some(raw) = raw {
-        w.emit(Role::User, raw)?;
+    for r in raw {
+        w.emit(Role::User, r)?;
     }
     let mut message_count = 0;
     for (i, line) in docs.iter().enumerate() {
@@ -1685,34 +1684,19 @@ mod tests {
     #[test]
     fn encodings_and_content_types_that_cannot_be_inspected_are_refused() {
         let mut r = req("/x", JSON, b"{}");
-        r.content_encoding = Some("gzip");
+        r.content_encoding = Some("compress");
         let e = extract(&r, &Limits::default()).unwrap_err();
-        assert_eq!(
-            e,
-            PayloadError::UnsupportedEncoding {
-                encoding: "gzip".into()
-            }
-        );
+        assert_eq!(e.code(), "unsupported_content_encoding");
         assert_eq!(e.status(), 415);
         r.content_encoding = Some(" Identity ");
         assert!(extract(&r, &Limits::default()).is_ok());
 
-        let e = run("/x", Some("application/json; charset=utf-16"), "{}").unwrap_err();
-        assert_eq!(
-            e,
-            PayloadError::UnsupportedContentType {
-                content_type: "application/json; charset=utf-16".into()
-            }
-        );
+        let e = run("/x", Some("text/plain; charset=\"iso-8859-1\""), "a").unwrap_err();
+        assert_eq!(e.code(), "unsupported_charset");
+        assert_eq!(e.status(), 415);
         assert_eq!(
             e.to_string(),
-            "content type \"application/json; charset=utf-16\" cannot be inspected; use application/json, application/jsonl or text/plain in UTF-8"
-        );
-        assert_eq!(
-            run("/x", Some("text/plain; charset=\"iso-8859-1\""), "a")
-                .unwrap_err()
-                .code(),
-            "unsupported_content_type"
+            "charset \"iso-8859-1\" cannot be inspected: send UTF-8 (or UTF-16 or UTF-32)"
         );
         assert!(run("/x", Some("application/json; charset=\"UTF-8\""), "{}").is_ok());
         let e = run("/x", Some("multipart/form-data; boundary=xyz"), "--xyz\r\n").unwrap_err();
@@ -1722,6 +1706,45 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "unsupported_content_type"
+        );
+        // Binary that is not even text under a binary type: the type is the reason.
+        let e = extract(
+            &req("/x", Some("image/png"), b"\x89PNG\xff"),
+            &Limits::default(),
+        );
+        assert_eq!(e.unwrap_err().code(), "unsupported_content_type");
+    }
+
+    #[test]
+    fn a_utf16_body_is_read_in_its_charset_and_segments_hold_utf8() {
+        let body: Vec<u8> = r#"{"messages":[{"role":"user","content":"héllo 𝄞"}]}"#
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let p = extract(
+            &req(
+                "/v1/chat/completions",
+                Some("application/json; charset=utf-16le"),
+                &body,
+            ),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(segs(&p), [("/messages/0/content", User, "héllo 𝄞")]);
+    }
+
+    #[test]
+    fn a_guessed_utf16_json_body_is_also_read_as_utf8_unless_declared_json() {
+        let json = r#"{"prompt":"hi"}"#;
+        let body: Vec<u8> = json.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let as_json = extract(&req("/x", JSON, &body), &Limits::default()).unwrap();
+        assert_eq!(segs(&as_json), [("/prompt", User, "hi")]);
+        // No type: a server assuming UTF-8 reads the bytes (NULs and all) as text.
+        let untyped = extract(&req("/x", None, &body), &Limits::default()).unwrap();
+        let utf8 = String::from_utf8(body.clone()).unwrap();
+        assert_eq!(
+            segs(&untyped),
+            [("", User, utf8.as_str()), ("/prompt", User, "hi")]
         );
     }
 

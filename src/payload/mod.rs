@@ -1,6 +1,7 @@
 //! Stage 1: from request bytes to the texts a model will read.
 //!
-//! Input: a [`Request`](crate::request::Request) and the [`Limits`](crate::limits::Limits). Output: a [`Payload`] — the API
+//! Input: a [`Request`](crate::request::Request) and the [`Limits`](crate::limits::Limits). [`body`] first
+//! undoes the content codings and reads the charset. Output: a [`Payload`] — the API
 //! recognized, every text segment with its JSON pointer and role, and the
 //! parsed document (for validation rules) — or a [`PayloadError`] that says
 //! exactly what is wrong and carries the HTTP status to answer with.
@@ -10,6 +11,7 @@
 //! a model server might read is left unscanned; nothing here panics on any
 //! input; every limit is checked and reported, never silently truncated.
 
+pub mod body;
 mod extract;
 pub mod json;
 
@@ -200,12 +202,13 @@ pub enum PayloadError {
     TextTooLarge { limit: usize },
     /// The same key twice in one object, with `duplicate_keys: reject` (400).
     DuplicateKey { pointer: String, key: String },
-    /// The body (or a JSON string) is not valid UTF-8 (400). `offset` is a byte offset in the body.
+    /// The body (or a JSON string) is not valid UTF-8 (400). `offset` is a
+    /// byte offset in the body, after its content codings are undone.
     InvalidUtf8 { offset: usize },
-    /// A `content-encoding` the engine does not decode (415).
-    UnsupportedEncoding { encoding: String },
-    /// A content type or charset the engine cannot inspect (415).
+    /// A content type the engine cannot inspect (415).
     UnsupportedContentType { content_type: String },
+    /// The content codings or the charset could not be undone (413, 415 or 400).
+    Body(body::BodyError),
 }
 
 impl PayloadError {
@@ -215,8 +218,8 @@ impl PayloadError {
             PayloadError::BodyTooLarge { .. }
             | PayloadError::TooManyLines { .. }
             | PayloadError::TextTooLarge { .. } => 413,
-            PayloadError::UnsupportedEncoding { .. }
-            | PayloadError::UnsupportedContentType { .. } => 415,
+            PayloadError::UnsupportedContentType { .. } => 415,
+            PayloadError::Body(e) => e.status(),
             _ => 400,
         }
     }
@@ -233,8 +236,8 @@ impl PayloadError {
             PayloadError::TextTooLarge { .. } => "text_too_large",
             PayloadError::DuplicateKey { .. } => "duplicate_key",
             PayloadError::InvalidUtf8 { .. } => "invalid_utf8",
-            PayloadError::UnsupportedEncoding { .. } => "unsupported_content_encoding",
             PayloadError::UnsupportedContentType { .. } => "unsupported_content_type",
+            PayloadError::Body(e) => e.code(),
         }
     }
 }
@@ -269,15 +272,27 @@ impl fmt::Display for PayloadError {
                 "duplicate key {key:?} in the object at {pointer:?}: servers disagree on which value wins, so it is rejected (limits.duplicate_keys)"
             ),
             PayloadError::InvalidUtf8 { offset } => write!(f, "request body is not valid UTF-8 at byte {offset}"),
-            PayloadError::UnsupportedEncoding { encoding } => {
-                write!(f, "content-encoding {encoding:?} is not supported; send the body uncompressed (identity)")
-            }
             PayloadError::UnsupportedContentType { content_type } => write!(
                 f,
-                "content type {content_type:?} cannot be inspected; use application/json, application/jsonl or text/plain in UTF-8"
+                "content type {content_type:?} cannot be inspected; use application/json, application/jsonl or text/plain"
             ),
+            PayloadError::Body(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for PayloadError {}
+
+impl From<body::BodyError> for PayloadError {
+    /// Invalid UTF-8 keeps its own variant (and code, `invalid_utf8`).
+    fn from(e: body::BodyError) -> Self {
+        match e {
+            body::BodyError::InvalidText {
+                charset: body::Charset::Utf8,
+                offset,
+                ..
+            } => PayloadError::InvalidUtf8 { offset },
+            e => PayloadError::Body(e),
+        }
+    }
+}

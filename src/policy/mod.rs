@@ -19,7 +19,7 @@ pub use glob::Glob;
 pub use schema::{PluginConfig, RuleFile};
 
 use crate::detect::{Matcher, Pattern};
-use crate::limits::{Limits, JSON_DEPTH_CEILING};
+use crate::limits::{Limits, CONTENT_CODINGS_CEILING, JSON_DEPTH_CEILING};
 use crate::normalize::{normalize, Findings};
 use crate::payload::{ApiKind, Role};
 use schema::{AllowList, Bound, Examples, MatchSpec, RuleSpec};
@@ -486,8 +486,32 @@ impl Policy {
                 ),
             ));
         }
+        if limits.max_content_codings > CONTENT_CODINGS_CEILING {
+            return Err(at(
+                "/limits/max_content_codings",
+                format!(
+                    "{} is out of range: use 0 to {CONTENT_CODINGS_CEILING}",
+                    limits.max_content_codings
+                ),
+            ));
+        }
+        if let Some((i, c)) = limits
+            .content_encodings
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !c.built())
+        {
+            return Err(at(
+                &format!("/limits/content_encodings/{i}"),
+                format!(
+                    "{:?} is not decoded by this build (the Wasm plugin leaves brotli out to stay under 2 MiB); remove it",
+                    c.as_str()
+                ),
+            ));
+        }
         for (name, v) in [
             ("max_body_bytes", limits.max_body_bytes),
+            ("max_decompressed_bytes", limits.max_decompressed_bytes),
             ("max_segments", limits.max_segments),
             ("max_text_bytes", limits.max_text_bytes),
             ("max_jsonl_lines", limits.max_jsonl_lines),
@@ -1167,6 +1191,61 @@ mod anomaly_section_tests {
         for (extra, pointer) in cases {
             let e = compile(extra).unwrap_err();
             assert_eq!(e.pointer.as_deref(), Some(pointer), "{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod content_encoding_tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::limits::ContentCoding;
+
+    #[test]
+    fn the_decoded_codings_and_their_bounds_are_configurable() {
+        let p = Policy::from_plugin_config(
+            br#"{"limits":{"content_encodings":["gzip","zstd"],"max_decompressed_bytes":2048,"max_content_codings":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.limits.content_encodings,
+            [ContentCoding::Gzip, ContentCoding::Zstd]
+        );
+        assert_eq!(
+            (
+                p.limits.max_decompressed_bytes,
+                p.limits.max_content_codings
+            ),
+            (2048, 1)
+        );
+        let d = Policy::default_pack().unwrap();
+        assert_eq!(d.limits.content_encodings, ContentCoding::all_built());
+        assert_eq!(d.limits.max_decompressed_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn bad_coding_settings_are_refused_with_their_pointer() {
+        let cases = [
+            (
+                r#"{"limits":{"content_encodings":["gzip","lzma"]}}"#,
+                "at /limits/content_encodings/1: unknown variant `lzma`, expected one of `gzip`, `deflate`, `br`, `zstd`",
+            ),
+            (
+                r#"{"limits":{"max_content_codings":9}}"#,
+                "at /limits/max_content_codings: 9 is out of range: use 0 to 8",
+            ),
+            (
+                r#"{"limits":{"max_decompressed_bytes":0}}"#,
+                "at /limits/max_decompressed_bytes: 0 would reject everything",
+            ),
+        ];
+        for (config, want) in cases {
+            let e = Policy::from_plugin_config(config.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{config}: {e}");
         }
     }
 }
