@@ -105,7 +105,7 @@ wasm-size: build
 
 e2e: build envoy system-tools
 	INFW_ENVOY="$(ENVOY_BIN)" INFW_WASM="$(abspath $(WASM))" \
-	  cargo test --test envoy_e2e -- --ignored --test-threads=1
+	  cargo test --test envoy_e2e --test evasion_e2e -- --ignored --test-threads=1
 
 # ---------------------------------------------------------------------------
 # Running and benchmarking

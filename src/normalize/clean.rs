@@ -35,6 +35,9 @@ pub(crate) struct Hidden {
     pub(crate) tags: String,
     /// Payload of variation-selector runs (U+FE00.. -> 0..15, U+E0100.. -> 16..255).
     pub(crate) selectors: Vec<u8>,
+    /// Text under a RIGHT-TO-LEFT OVERRIDE, in the order it is displayed
+    /// (reversed), runs separated by line breaks.
+    pub(crate) reversed: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +81,7 @@ fn kind(c: char) -> Kind {
 
 /// Pictographs that take part in emoji ZWJ sequences (only characters that
 /// NFKC leaves alone: `Ⓜ`, `™`, `‼` are emoji too but normalize to letters).
-fn is_emoji_like(c: char) -> bool {
+pub(crate) fn is_emoji_like(c: char) -> bool {
     matches!(c as u32,
         0xA9 | 0xAE | 0x2194..=0x2199 | 0x21A9 | 0x21AA | 0x231A | 0x231B | 0x2328 | 0x23CF
         | 0x23E9..=0x23FA | 0x25A0..=0x27BF | 0x2934 | 0x2935 | 0x2B00..=0x2BFF | 0x3030 | 0x303D
@@ -198,9 +201,18 @@ pub(crate) fn clean<'a>(
     out.push_str(head);
     let mut prev = head.chars().next_back();
     let mut has_rtl: Option<bool> = None;
+    // Where the output stood at the last RIGHT-TO-LEFT OVERRIDE still open.
+    let mut override_from: Option<usize> = None;
     let mut chars = tail.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
+        if let Some(from) = override_from {
+            // An override ends at the pop, at an isolate's end or at a line break.
+            if matches!(c, '\u{202C}' | '\u{2069}' | '\n' | '\u{2029}') {
+                push_reversed(&mut hidden.reversed, out.get(from..).unwrap_or(""));
+                override_from = None;
+            }
+        }
         match kind(c) {
             Kind::Keep => out.push(c),
             Kind::Invisible => findings.invisible += 1,
@@ -235,7 +247,12 @@ pub(crate) fn clean<'a>(
                     findings.bidi += 1;
                 }
             }
-            Kind::Bidi => findings.bidi += 1,
+            Kind::Bidi => {
+                findings.bidi += 1;
+                if c == '\u{202E}' && override_from.is_none() {
+                    override_from = Some(out.len());
+                }
+            }
             Kind::Tag => {
                 let run = run_of(tail, i, |k| k == Kind::Tag);
                 let legit_flag = out.ends_with('\u{1F3F4}') && is_subdivision_flag(run);
@@ -279,7 +296,22 @@ pub(crate) fn clean<'a>(
         }
         prev = Some(c);
     }
+    if let Some(from) = override_from {
+        push_reversed(&mut hidden.reversed, out.get(from..).unwrap_or(""));
+    }
     Cow::Owned(out)
+}
+
+/// Appends `run` as displayed under an override: its characters reversed.
+fn push_reversed(into: &mut String, run: &str) {
+    if run.trim().is_empty() {
+        return;
+    }
+    if !into.is_empty() {
+        into.push('\n');
+    }
+    // Tag characters left in (a flag's) would no longer follow their flag.
+    into.extend(run.chars().rev().filter(|&c| kind(c) != Kind::Tag));
 }
 
 /// The maximal run of characters of one kind starting at byte `start` of `s`.

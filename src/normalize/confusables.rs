@@ -195,6 +195,18 @@ fn script_of(cp: u32) -> u8 {
     }
 }
 
+/// Script bits of the alphabets whose look-alike letters are also everyday
+/// words (Greek, Cyrillic, Armenian, Georgian): only those need a context.
+const EVERYDAY: u32 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4;
+
+/// Whether look-alikes of these scripts (bits of [`script_bit`]) can only be
+/// a disguise: two scripts mixed, or a script like Lisu, Cherokee capitals or
+/// Coptic, whose words written only with Latin look-alikes are no text of
+/// theirs (`ꓲꓖꓠꓳꓣꓰ` is `ignore`).
+pub(crate) fn disguising_scripts(scripts: u32) -> bool {
+    scripts.count_ones() >= 2 || scripts & !EVERYDAY != 0
+}
+
 /// The script of a look-alike as a bit (`1 << script`), 0 for Latin-script
 /// look-alikes.
 pub(crate) fn script_bit(c: char) -> u32 {
@@ -382,8 +394,11 @@ impl Word {
         }
     }
 
+    /// Whether the word's look-alikes give it away: two scripts or more in
+    /// one word, or a script whose look-alikes no ordinary text is made of
+    /// (see [`disguising_scripts`]).
     fn mixed_scripts(&self) -> bool {
-        self.scripts.count_ones() >= 2
+        disguising_scripts(self.scripts)
     }
 
     fn decisive(&self) -> Side {

@@ -28,8 +28,21 @@
 
 use super::DecodeKind;
 
-/// Where decoded texts go.
-pub(crate) type Sink<'a> = dyn FnMut(DecodeKind, &str) + 'a;
+/// Where decoded texts go. The sink returns the decoded text's own view
+/// (normalized, its payloads decoded in turn), or `None` when it was not
+/// decoded (a limit was reached, or it has no text).
+pub(crate) type Sink<'a> = dyn FnMut(DecodeKind, &str) -> Option<String> + 'a;
+
+/// An encoded token of the text and what it stands for, to be put in its
+/// place in the main view: the classifier and the anomaly features then read
+/// what a model would read, not an opaque blob (so a benign base64 string is
+/// judged by what it says, and an attack's words are read where they stand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inline {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) text: String,
+}
 
 /// Bytes of context kept on each side of a percent, HTML or leet token.
 pub(crate) const REACH: usize = 256;
@@ -40,20 +53,26 @@ pub(crate) const ROT13_REACH: usize = 2048;
 /// Shortest base64, base32 or hex candidate, in characters.
 const MIN_RUN: usize = 16;
 
-/// Runs every decoder whose pre-scan matches.
-pub(crate) fn run(text: &str, view: &str, sink: &mut Sink<'_>) {
+/// Runs every decoder whose pre-scan matches. Encoded tokens of `text` that
+/// decoded are listed in `inline` (in no particular order, possibly
+/// overlapping).
+pub(crate) fn run(text: &str, view: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let hints = Hints::of(text);
     if !hints.base64_blocks.is_empty() {
-        base_n(text, &hints.base64_blocks, sink);
+        base_n(text, &hints.base64_blocks, inline, sink);
     }
     if hints.hex_sequence {
-        hex_sequences(text, sink);
+        hex_sequences(text, inline, sink);
+        binary_groups(text, inline, sink);
+    }
+    if hints.morse {
+        morse(text, inline, sink);
     }
     if hints.percent {
-        percent(text, sink);
+        percent(text, inline, sink);
     }
     if hints.entity {
-        html_entities(text, sink);
+        html_entities(text, inline, sink);
     }
     words(view, sink);
 }
@@ -69,6 +88,8 @@ struct Hints {
     hex_sequence: bool,
     percent: bool,
     entity: bool,
+    /// A block of eight bytes made only of `.`, `-`, spaces and `/` (Morse).
+    morse: bool,
 }
 
 const BASE64: u8 = 1;
@@ -76,6 +97,7 @@ const DIGIT: u8 = 2;
 const PERCENT: u8 = 4;
 const AMPERSAND: u8 = 8;
 const BACKSLASH: u8 = 16;
+const MORSE: u8 = 32;
 
 /// Byte classes for [`Hints::of`].
 const CLASS: [u8; 256] = {
@@ -90,6 +112,7 @@ const CLASS: [u8; 256] = {
             t[b] |= DIGIT;
         }
         t[b] |= match c {
+            b'.' | b'-' | b' ' | b'/' => MORSE,
             b'%' => PERCENT,
             b'&' => AMPERSAND,
             b'\\' => BACKSLASH,
@@ -115,6 +138,7 @@ impl Hints {
             if all & BASE64 != 0 {
                 hints.base64_blocks.push(i);
             }
+            hints.morse |= all & MORSE != 0 && block.iter().any(|&b| b != b' ');
             digit_streak = if or & DIGIT != 0 { digit_streak + 1 } else { 0 };
             hints.hex_sequence |= digit_streak >= 3;
             any |= or;
@@ -158,7 +182,7 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
 
 /// Base64, base32 and contiguous hex: runs of the base64 alphabet, found
 /// from the blocks [`Hints`] flagged.
-fn base_n(text: &str, blocks: &[usize], sink: &mut Sink<'_>) {
+fn base_n(text: &str, blocks: &[usize], inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let bytes = text.as_bytes();
     let mut scratch = Vec::new();
     let mut done = 0;
@@ -172,8 +196,15 @@ fn base_n(text: &str, blocks: &[usize], sink: &mut Sink<'_>) {
         }
         let (end, core) = base64_run(bytes, start);
         if core >= MIN_RUN {
-            if let Some(token) = text.get(start..end) {
-                decode_token(token, &mut scratch, sink);
+            if let Some(view) = text
+                .get(start..end)
+                .and_then(|token| decode_token(token, &mut scratch, sink))
+            {
+                inline.push(Inline {
+                    start,
+                    end,
+                    text: view,
+                });
             }
         }
         done = end;
@@ -212,8 +243,8 @@ fn base64_run(bytes: &[u8], start: usize) -> (usize, usize) {
     (pos, core)
 }
 
-/// Tries base32, then hex, then base64 on one run.
-fn decode_token(token: &str, scratch: &mut Vec<u8>, sink: &mut Sink<'_>) {
+/// Tries base32, binary, hex, then base64 on one run; the decoded view if one fits.
+fn decode_token(token: &str, scratch: &mut Vec<u8>, sink: &mut Sink<'_>) -> Option<String> {
     let core = || {
         token
             .bytes()
@@ -223,8 +254,14 @@ fn decode_token(token: &str, scratch: &mut Vec<u8>, sink: &mut Sink<'_>) {
         && decode_base32(token, scratch)
     {
         if let Some(text) = as_text(scratch) {
-            sink(DecodeKind::Base32, text);
-            return;
+            return sink(DecodeKind::Base32, text);
+        }
+    }
+    if token.len() >= 32 && token.len() % 8 == 0 && token.bytes().all(|b| b == b'0' || b == b'1') {
+        scratch.clear();
+        scratch.extend(token.as_bytes().chunks_exact(8).map(bits_value));
+        if let Some(text) = as_text(scratch) {
+            return sink(DecodeKind::Binary, text);
         }
     }
     let hex = token
@@ -241,21 +278,28 @@ fn decode_token(token: &str, scratch: &mut Vec<u8>, sink: &mut Sink<'_>) {
                     .filter_map(|p| Some(hex_value(*p.first()?)? << 4 | hex_value(*p.get(1)?)?)),
             );
             if let Some(text) = as_text(scratch) {
-                sink(DecodeKind::Hex, text);
+                return sink(DecodeKind::Hex, text);
             }
         }
-        return;
+        return None;
     }
     let url_safe = token.bytes().any(|b| b == b'-' || b == b'_');
     let standard = token.bytes().any(|b| b == b'+' || b == b'/');
     if url_safe && standard {
-        return;
+        return None;
     }
     if decode_base64(token, scratch) {
         if let Some(text) = as_text(scratch) {
-            sink(DecodeKind::Base64, text);
+            return sink(DecodeKind::Base64, text);
         }
     }
+    None
+}
+
+/// The byte written as eight `0`/`1` digits, most significant first.
+fn bits_value(bits: &[u8]) -> u8 {
+    bits.iter()
+        .fold(0u8, |acc, &b| acc << 1 | u8::from(b == b'1'))
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -317,7 +361,7 @@ fn decode_base32(token: &str, out: &mut Vec<u8>) -> bool {
 }
 
 /// Hex pairs separated by spaces or commas, or written `\x69\x67`, `0x69 0x67`.
-fn hex_sequences(text: &str, sink: &mut Sink<'_>) {
+fn hex_sequences(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let bytes = text.as_bytes();
     let mut scratch = Vec::new();
     let mut pos = 0;
@@ -332,8 +376,12 @@ fn hex_sequences(text: &str, sink: &mut Sink<'_>) {
         }
         let end = hex_units(bytes, pos, &mut scratch);
         if scratch.len() * 2 >= MIN_RUN {
-            if let Some(decoded) = as_text(&scratch) {
-                sink(DecodeKind::Hex, decoded);
+            if let Some(view) = as_text(&scratch).and_then(|d| sink(DecodeKind::Hex, d)) {
+                inline.push(Inline {
+                    start: pos,
+                    end,
+                    text: view,
+                });
             }
         }
         pos = end.max(pos + 1);
@@ -370,6 +418,158 @@ fn hex_units(bytes: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
                 pos += 1;
             }
         }
+    }
+}
+
+/// Bytes written as groups of eight binary digits separated by spaces or
+/// commas (`01101001 01100111`), four groups or more.
+fn binary_groups(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
+    let bytes = text.as_bytes();
+    let is_bit = |p: usize| matches!(bytes.get(p), Some(b'0' | b'1'));
+    let group_at = |p: usize| {
+        (p..p + 8).all(is_bit) && !bytes.get(p + 8).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let mut scratch = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let boundary = pos == 0 || !bytes.get(pos - 1).is_some_and(u8::is_ascii_alphanumeric);
+        if !(boundary && group_at(pos)) {
+            pos += 1;
+            continue;
+        }
+        scratch.clear();
+        let start = pos;
+        let mut end = pos;
+        while group_at(pos) {
+            scratch.push(bits_value(bytes.get(pos..pos + 8).unwrap_or(&[])));
+            end = pos + 8;
+            pos = end;
+            while matches!(bytes.get(pos), Some(b' ' | b',')) {
+                pos += 1;
+            }
+        }
+        if scratch.len() >= 4 {
+            if let Some(view) = as_text(&scratch).and_then(|t| sink(DecodeKind::Binary, t)) {
+                inline.push(Inline {
+                    start,
+                    end,
+                    text: view,
+                });
+            }
+        }
+        pos = end.max(start + 1);
+    }
+}
+
+/// International Morse code: letters and digits, then punctuation.
+const MORSE_CODE: [(&[u8], u8); 45] = [
+    (b".-", b'a'),
+    (b"-...", b'b'),
+    (b"-.-.", b'c'),
+    (b"-..", b'd'),
+    (b".", b'e'),
+    (b"..-.", b'f'),
+    (b"--.", b'g'),
+    (b"....", b'h'),
+    (b"..", b'i'),
+    (b".---", b'j'),
+    (b"-.-", b'k'),
+    (b".-..", b'l'),
+    (b"--", b'm'),
+    (b"-.", b'n'),
+    (b"---", b'o'),
+    (b".--.", b'p'),
+    (b"--.-", b'q'),
+    (b".-.", b'r'),
+    (b"...", b's'),
+    (b"-", b't'),
+    (b"..-", b'u'),
+    (b"...-", b'v'),
+    (b".--", b'w'),
+    (b"-..-", b'x'),
+    (b"-.--", b'y'),
+    (b"--..", b'z'),
+    (b"-----", b'0'),
+    (b".----", b'1'),
+    (b"..---", b'2'),
+    (b"...--", b'3'),
+    (b"....-", b'4'),
+    (b".....", b'5'),
+    (b"-....", b'6'),
+    (b"--...", b'7'),
+    (b"---..", b'8'),
+    (b"----.", b'9'),
+    (b".-.-.-", b'.'),
+    (b"--..--", b','),
+    (b"..--..", b'?'),
+    (b".----.", b'\''),
+    (b"-.-.--", b'!'),
+    (b"-..-.", b'/'),
+    (b"---...", b':'),
+    (b"-...-", b'='),
+    (b"-....-", b'-'),
+];
+
+/// Morse code: codes of `.` and `-` separated by spaces, words by `/` or
+/// wider gaps; a run of twelve codes or more is decoded.
+fn morse(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
+    let bytes = text.as_bytes();
+    let is_mark = |b: &u8| matches!(b, b'.' | b'-');
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let boundary = pos == 0 || matches!(bytes.get(pos - 1), Some(b' ' | b'/' | b'\n'));
+        if !(boundary && bytes.get(pos).is_some_and(is_mark)) {
+            pos += 1;
+            continue;
+        }
+        let start = pos;
+        let mut end = pos;
+        let mut out = String::new();
+        let mut codes = 0;
+        loop {
+            let len = bytes
+                .get(pos..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| is_mark(b))
+                .count();
+            let code = bytes.get(pos..pos + len).unwrap_or(&[]);
+            let letter = MORSE_CODE.iter().find(|(c, _)| *c == code).map(|&(_, l)| l);
+            let after = bytes.get(pos + len);
+            let Some(letter) =
+                letter.filter(|_| after.map_or(true, |b| matches!(b, b' ' | b'/' | b'\n')))
+            else {
+                break;
+            };
+            out.push(char::from(letter));
+            codes += 1;
+            end = pos + len;
+            pos = end;
+            let gap = bytes
+                .get(pos..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'/'))
+                .count();
+            let gap_bytes = bytes.get(pos..pos + gap).unwrap_or(&[]);
+            if gap == 0 || !bytes.get(pos + gap).is_some_and(is_mark) {
+                break;
+            }
+            if gap_bytes.contains(&b'/') || gap >= 2 {
+                out.push(' ');
+            }
+            pos += gap;
+        }
+        if codes >= 12 {
+            if let Some(view) = sink(DecodeKind::Morse, &out) {
+                inline.push(Inline {
+                    start,
+                    end,
+                    text: view,
+                });
+            }
+        }
+        pos = end.max(start + 1);
     }
 }
 
@@ -432,12 +632,12 @@ fn substituted(
             cursor = b;
         }
         out.push_str(src.get(cursor..stop).unwrap_or(""));
-        sink(kind, &out);
+        let _ = sink(kind, &out);
     });
 }
 
 /// Percent-encoding: whitespace-delimited tokens with three escapes or more.
-fn percent(text: &str, sink: &mut Sink<'_>) {
+fn percent(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
     let mut pos = 0;
@@ -462,7 +662,9 @@ fn percent(text: &str, sink: &mut Sink<'_>) {
         return;
     }
     let mut buf = Vec::new();
+    let mut decoded = Vec::new();
     substituted(text, &spans, DecodeKind::Percent, sink, |token, out| {
+        let before = out.len();
         buf.clear();
         let t = token.as_bytes();
         let mut i = 0;
@@ -486,7 +688,14 @@ fn percent(text: &str, sink: &mut Sink<'_>) {
             }
         }
         out.push_str(&String::from_utf8_lossy(&buf));
+        decoded.push(out.get(before..).unwrap_or("").to_string());
     });
+    inline.extend(
+        spans
+            .iter()
+            .zip(decoded)
+            .map(|(&(start, end), text)| Inline { start, end, text }),
+    );
 }
 
 /// One HTML character reference at the start of `s`: its length and character.
@@ -537,7 +746,7 @@ fn entity(s: &[u8]) -> Option<(usize, char)> {
 }
 
 /// HTML character references, when the text has three or more.
-fn html_entities(text: &str, sink: &mut Sink<'_>) {
+fn html_entities(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
     let mut pos = 0;
@@ -553,6 +762,14 @@ fn html_entities(text: &str, sink: &mut Sink<'_>) {
     if spans.len() < 3 {
         return;
     }
+    inline.extend(spans.iter().filter_map(|&(start, end)| {
+        let (_, c) = entity(text.as_bytes().get(start..end)?)?;
+        Some(Inline {
+            start,
+            end,
+            text: c.to_string(),
+        })
+    }));
     substituted(
         text,
         &spans,
@@ -566,21 +783,105 @@ fn html_entities(text: &str, sink: &mut Sink<'_>) {
     );
 }
 
-/// ROT13 of the view around each place in `hints` (spans naming the cipher).
-fn rot13(view: &str, hints: &[(usize, usize)], sink: &mut Sink<'_>) {
-    windows(view, hints, ROT13_REACH, |(start, stop), _| {
-        let rotated: String = view
-            .get(start..stop)
-            .unwrap_or("")
-            .chars()
-            .map(|c| match c {
-                'a'..='m' | 'A'..='M' => char::from(c as u8 + 13),
-                'n'..='z' | 'N'..='Z' => char::from(c as u8 - 13),
-                _ => c,
-            })
+/// Rotates the lower-case ASCII letters of `s` by `shift`.
+fn rotate(s: &str, shift: u8) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => char::from((c as u8 - b'a' + shift) % 26 + b'a'),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Relative frequency of the letters of English text, in thousandths.
+const ENGLISH: [u32; 26] = [
+    82, 15, 28, 43, 127, 22, 20, 61, 70, 2, 8, 40, 24, 67, 75, 19, 1, 60, 63, 91, 28, 10, 24, 2,
+    20, 1,
+];
+
+/// The rotation that makes `s` read most like English (0 when none is
+/// better than the text as it is).
+fn best_shift(s: &str) -> u8 {
+    let mut counts = [0u32; 26];
+    for b in s.bytes().filter(u8::is_ascii_lowercase) {
+        if let Some(n) = counts.get_mut(usize::from(b - b'a')) {
+            *n += 1;
+        }
+    }
+    let fit =
+        |shift: usize| -> u32 { (0..26).map(|i| counts[i] * ENGLISH[(i + shift) % 26]).sum() };
+    (0..26u8).max_by_key(|&k| fit(usize::from(k))).unwrap_or(0)
+}
+
+/// Views of the text around cipher hints: ROT13 and the best Caesar shift
+/// near `rot13`/`caesar`/`cipher`/`shift`, Atbash near `atbash`, the text
+/// reversed near `backwards`/`reversed`. Guesses over text a model may be
+/// told to decode; bounded by [`ROT13_REACH`] around each hint.
+fn ciphers(view: &str, hints: &[(Cipher, usize, usize)], sink: &mut Sink<'_>) {
+    for kind in [Cipher::Rotation, Cipher::Atbash, Cipher::Reversed] {
+        let spans: Vec<(usize, usize)> = hints
+            .iter()
+            .filter(|h| h.0 == kind)
+            .map(|&(_, a, b)| (a, b))
             .collect();
-        sink(DecodeKind::Rot13, &rotated);
-    });
+        if spans.is_empty() {
+            continue;
+        }
+        windows(view, &spans, ROT13_REACH, |(start, stop), _| {
+            let window = view.get(start..stop).unwrap_or("");
+            match kind {
+                Cipher::Rotation => {
+                    let _ = sink(DecodeKind::Rot13, &rotate(window, 13));
+                    let shift = best_shift(window);
+                    if shift != 0 && shift != 13 {
+                        let _ = sink(DecodeKind::Caesar, &rotate(window, shift));
+                    }
+                }
+                Cipher::Atbash => {
+                    let flipped: String = window
+                        .chars()
+                        .map(|c| match c {
+                            'a'..='z' => char::from(b'z' - (c as u8 - b'a')),
+                            _ => c,
+                        })
+                        .collect();
+                    let _ = sink(DecodeKind::Atbash, &flipped);
+                }
+                Cipher::Reversed => {
+                    // Without tag characters: a flag's would no longer follow it.
+                    let reversed: String = window
+                        .chars()
+                        .rev()
+                        .filter(|c| !matches!(*c as u32, 0xE0000..=0xE007F))
+                        .collect();
+                    let _ = sink(DecodeKind::Reversed, &reversed);
+                }
+            }
+        });
+    }
+}
+
+/// What a hint word asks to be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cipher {
+    Rotation,
+    Atbash,
+    Reversed,
+}
+
+/// The cipher named by the view word at `start..end`, and the hint's span.
+fn cipher_hint(view: &[u8], start: usize, end: usize) -> Option<(Cipher, usize, usize)> {
+    let word = view.get(start..end)?;
+    if word.starts_with(b"atbash") {
+        return Some((Cipher::Atbash, start, end));
+    }
+    if word.starts_with(b"backward") || word.starts_with(b"revers") {
+        return Some((Cipher::Reversed, start, end));
+    }
+    if word == b"shift" || word == b"shifted" {
+        return Some((Cipher::Rotation, start, end));
+    }
+    rot13_hint(view, start, end).map(|(a, b)| (Cipher::Rotation, a, b))
 }
 
 /// The span of a ROT13 hint in the view word at `start..end`, if it is one:
@@ -611,7 +912,8 @@ fn leet_letter(b: u8) -> Option<u8> {
     })
 }
 
-/// Whether a view word is leetspeak: two letters or more, no digit without a
+/// Whether a view word is leetspeak: two letters or more (one in a word of two
+/// characters: `d0`, `4n`), no digit without a
 /// leet meaning (`sha256`, `x86`), and a leet character between two letters
 /// (`1gn0r3`, `pr3v10us`) or in first place before letters (`1nstruct`).
 /// Trailing digits alone (`mp3`, `win10`, `python3`), hex literals, tokens
@@ -622,7 +924,9 @@ fn is_leet_word(word: &[u8], next: &[u8]) -> bool {
         return false;
     }
     let letters = word.iter().filter(|b| b.is_ascii_lowercase()).count();
-    if letters < 2
+    // Two-character words (`d0`, `n0`, `4n`) are leet with one letter.
+    let short = word.len() == 2;
+    if letters < 2 - usize::from(short)
         || word
             .iter()
             .any(|&b| b.is_ascii_digit() && leet_letter(b).is_none())
@@ -644,7 +948,8 @@ fn is_leet_word(word: &[u8], next: &[u8]) -> bool {
         _ => false,
     };
     let leading = word.first().is_some_and(|b| b.is_ascii_digit()) && first_letter == Some(1);
-    interior || leading
+    let trailing = short && first_letter == Some(0);
+    interior || leading || trailing
 }
 
 /// Whether `start..end` lies in a space-delimited token of at most
@@ -725,9 +1030,11 @@ pub(crate) fn words(view: &str, sink: &mut Sink<'_>) {
     {
         scan(i, bytes.len());
     }
-    if ["rot", "caesar", "cipher"]
-        .iter()
-        .any(|hint| view.contains(hint))
+    if [
+        "rot", "caesar", "cipher", "shift", "atbash", "backward", "revers",
+    ]
+    .iter()
+    .any(|hint| view.contains(hint))
     {
         let mut hints = Vec::new();
         let mut pos = 0;
@@ -736,13 +1043,13 @@ pub(crate) fn words(view: &str, sink: &mut Sink<'_>) {
             while bytes.get(pos).is_some_and(|&b| word_class(b) != 0) {
                 pos += 1;
             }
-            if let Some(hint) = rot13_hint(bytes, start, pos) {
+            if let Some(hint) = cipher_hint(bytes, start, pos) {
                 hints.push(hint);
             }
             pos += 1;
         }
         if !hints.is_empty() {
-            rot13(view, &hints, sink);
+            ciphers(view, &hints, sink);
         }
     }
     if !leet_spans.is_empty() {
@@ -785,9 +1092,15 @@ mod tests {
 
     fn decode(text: &str) -> Vec<(DecodeKind, String)> {
         let mut out = Vec::new();
-        run(text, &text.to_lowercase(), &mut |kind, payload| {
-            out.push((kind, payload.to_string()))
-        });
+        run(
+            text,
+            &text.to_lowercase(),
+            &mut Vec::new(),
+            &mut |kind, payload| {
+                out.push((kind, payload.to_string()));
+                Some(payload.to_string())
+            },
+        );
         out
     }
 

@@ -120,6 +120,16 @@ pub enum DecodeKind {
     Leet,
     /// Bytes smuggled in a run of variation selectors after one character.
     VariationSelectors,
+    /// Eight-digit groups of binary digits.
+    Binary,
+    /// Morse code.
+    Morse,
+    /// A Caesar rotation other than 13, chosen by English letter frequencies.
+    Caesar,
+    /// Atbash (`a` <-> `z`).
+    Atbash,
+    /// Text reversed: inside a right-to-left override, or near a hint.
+    Reversed,
 }
 
 impl DecodeKind {
@@ -135,6 +145,11 @@ impl DecodeKind {
             DecodeKind::Rot13 => "rot13",
             DecodeKind::Leet => "leet",
             DecodeKind::VariationSelectors => "variation_selectors",
+            DecodeKind::Binary => "binary",
+            DecodeKind::Morse => "morse",
+            DecodeKind::Caesar => "caesar",
+            DecodeKind::Atbash => "atbash",
+            DecodeKind::Reversed => "reversed",
         }
     }
 }
@@ -206,7 +221,54 @@ fn normalize_into(
     let mut hidden = clean::Hidden::default();
     let cleaned = clean::clean(text, findings, &mut hidden);
     let view = view::build(&cleaned, findings);
-    let main = main.unwrap_or(&view);
+    let mut inline = Vec::new();
+    {
+        let main = main.unwrap_or(&view);
+        hidden_views(&hidden, depth, main, ctx, findings);
+        if decoders {
+            decode::run(&cleaned, &view, &mut inline, &mut |kind, payload| {
+                emit(kind, payload, depth, main, ctx, findings)
+            });
+        }
+    }
+    if inline.is_empty() {
+        return view;
+    }
+    // The decoded tokens in place of the encoded ones; what the view of the
+    // rest counts was counted above, and the payloads by their own views.
+    let spliced = splice(&cleaned, inline);
+    view::build(&spliced, &mut Findings::default())
+}
+
+/// `text` with each token replaced by its decoded view; of overlapping
+/// tokens, the first (then the longest) wins.
+fn splice(text: &str, mut inline: Vec<decode::Inline>) -> String {
+    inline.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for t in inline {
+        if t.start < cursor || !text.is_char_boundary(t.start) || !text.is_char_boundary(t.end) {
+            continue;
+        }
+        out.push_str(text.get(cursor..t.start).unwrap_or(""));
+        out.push(' ');
+        out.push_str(&t.text);
+        out.push(' ');
+        cursor = t.end;
+    }
+    out.push_str(text.get(cursor..).unwrap_or(""));
+    out
+}
+
+/// Decodes what invisible characters carried: tag characters, variation
+/// selector runs, text under a right-to-left override.
+fn hidden_views(
+    hidden: &clean::Hidden,
+    depth: usize,
+    main: &str,
+    ctx: &mut Ctx,
+    findings: &mut Findings,
+) {
     if !hidden.tags.is_empty() {
         emit(
             DecodeKind::TagChars,
@@ -228,12 +290,16 @@ fn normalize_into(
             findings,
         );
     }
-    if decoders {
-        decode::run(&cleaned, &view, &mut |kind, payload| {
-            emit(kind, payload, depth, main, ctx, findings)
-        });
+    if !hidden.reversed.is_empty() {
+        emit(
+            DecodeKind::Reversed,
+            &hidden.reversed,
+            depth,
+            main,
+            ctx,
+            findings,
+        );
     }
-    view
 }
 
 /// Takes one payload decoded from a text at `depth`: checks the bounds,
@@ -245,16 +311,23 @@ fn emit(
     main: &str,
     ctx: &mut Ctx,
     findings: &mut Findings,
-) {
+) -> Option<String> {
     // ROT13 and leetspeak are guesses over text that was read anyway, not
     // encodings hiding it: at the depth bound they are dropped without a
     // finding (a decoded text that says "cipher" is no reason to refuse).
-    let guess = matches!(kind, DecodeKind::Rot13 | DecodeKind::Leet);
+    let guess = matches!(
+        kind,
+        DecodeKind::Rot13
+            | DecodeKind::Leet
+            | DecodeKind::Caesar
+            | DecodeKind::Atbash
+            | DecodeKind::Reversed
+    );
     if depth >= ctx.max_depth || payload.len() > ctx.remaining {
         if !guess || depth < ctx.max_depth {
             findings.decode_limit_hit += 1;
         }
-        return;
+        return None;
     }
     ctx.remaining -= payload.len();
     // A guessed view is no evidence of hiding: a rule firing on it is.
@@ -272,7 +345,7 @@ fn emit(
         findings,
     );
     if view.is_empty() {
-        return;
+        return None;
     }
     if ctx.seen.is_empty() {
         // The main view joins the set only once something was decoded.
@@ -280,9 +353,15 @@ fn emit(
     }
     if !ctx.seen.contains(view.as_str()) {
         ctx.seen.insert(view.clone());
-        ctx.decoded
-            .insert(slot.min(ctx.decoded.len()), Decoded { kind, view });
+        ctx.decoded.insert(
+            slot.min(ctx.decoded.len()),
+            Decoded {
+                kind,
+                view: view.clone(),
+            },
+        );
     }
+    Some(view)
 }
 
 #[cfg(test)]

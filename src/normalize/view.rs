@@ -99,10 +99,17 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
                 .clone()
                 .filter(|&c| is_compatibility_letter(c))
                 .count() as u32;
-            // A stable character followed by characters that decompose to ASCII
-            // (`好，` in CJK text): nothing composes, no need for the general
-            // machinery.
-            if chars.clone().all(ascii_decomposition) {
+            let form = first.and_then(letter_form);
+            if let (Some(f), Some(letter)) = (first, form) {
+                // A letter NFKC leaves alone or wraps in parentheses.
+                findings.compatibility +=
+                    u32::from(!matches!(f as u32, 0x1F1E6..=0x1F1FF | 0x2800..=0x28FF));
+                out.push(char::from(letter));
+                out.extend(chars.as_str().nfkc());
+            } else if chars.clone().all(ascii_decomposition) {
+                // A stable character followed by characters that decompose to
+                // ASCII (`好，` in CJK text): nothing composes, no need for the
+                // general machinery.
                 out.extend(first);
                 chars.for_each(|c| decompose_compatible(c, |d| out.push(d)));
             } else {
@@ -113,6 +120,9 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
     for (i, c) in s.char_indices() {
         let (boundary, normal) = if c.is_ascii() || is_common_stable(c) {
             (true, true)
+        } else if letter_form(c).is_some() {
+            last_class = 0;
+            (true, false)
         } else {
             let class = canonical_combining_class(c);
             let quick = is_nfkc_quick(iter::once(c)) == IsNormalized::Yes;
@@ -141,6 +151,33 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
             Cow::Owned(out)
         }
     }
+}
+
+/// Braille cells of the 26 letters (grade 1), from `a` (U+2801) to `z`.
+const BRAILLE: [u16; 26] = [
+    0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D, 0x1D, 0x15, 0x0F,
+    0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35,
+];
+
+/// The ASCII letter of a letter form NFKC does not fold (or folds with
+/// parentheses around it): parenthesized ⒜ and 🄐, negative circled 🅐 and
+/// squared 🅰 letters, regional indicator symbols 🇦 (a flag is two of them:
+/// `fr` in the view does no harm), Braille letters.
+fn letter_form(c: char) -> Option<u8> {
+    let cp = c as u32;
+    let offset = match cp {
+        0x249C..=0x24B5 => cp - 0x249C,
+        0x1F110..=0x1F129 => cp - 0x1F110,
+        0x1F150..=0x1F169 => cp - 0x1F150,
+        0x1F170..=0x1F189 => cp - 0x1F170,
+        0x1F1E6..=0x1F1FF => cp - 0x1F1E6,
+        0x2801..=0x283F => {
+            let cell = u16::try_from(cp - 0x2800).ok()?;
+            u32::try_from(BRAILLE.iter().position(|&b| b == cell)?).ok()?
+        }
+        _ => return None,
+    };
+    u8::try_from(offset).ok().map(|o| b'a' + o)
 }
 
 /// Whether the compatibility decomposition of `c` is all ASCII.
@@ -204,7 +241,7 @@ impl Shaped {
     /// Whether any word can fold: without a Latin letter, and with the
     /// look-alikes of one script only, no word meets the folding rule.
     fn may_fold(&self) -> bool {
-        self.latin || (self.look_alike && self.scripts.count_ones() >= 2)
+        self.latin || (self.look_alike && confusables::disguising_scripts(self.scripts))
     }
 }
 
@@ -249,6 +286,23 @@ fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
             }
             _ => {}
         }
+        if clean::is_emoji_like(c)
+            && last.is_some_and(char::is_alphabetic)
+            && chars
+                .clone()
+                .map(|(_, n)| n)
+                .find(|&n| !(is_generic_mark(n) && n != '\u{20E3}'))
+                .is_some_and(char::is_alphabetic)
+        {
+            // A pictograph between two letters separates them like a dot
+            // (`i🔥g🔥n🔥o🔥r🔥e` is spelled out, see `join_spaced`).
+            strip_marks = false;
+            stripped = 0;
+            cut(out, &mut copied, i, c.len_utf8());
+            out.push('.');
+            last = Some('.');
+            continue;
+        }
         if c.is_whitespace() || c == '\u{2800}' {
             strip_marks = false;
             stripped = 0;
@@ -282,10 +336,19 @@ fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
             // Kept by the cleaning for its neighbours, one of which may just
             // have been removed: judged again on what the view holds. Once
             // removed, it is as if it had never been there.
-            if clean::context_allows(c, last, chars.peek().map(|&(_, n)| n)) {
+            let next = chars.peek().map(|&(_, n)| n);
+            let emoji = c == '\u{200D}'
+                && last.is_some_and(clean::is_emoji_like)
+                && next.is_some_and(clean::is_emoji_like);
+            if emoji {
                 strip_marks = false;
                 stripped = 0;
                 last = Some(c);
+            } else if clean::context_allows(c, last, next) {
+                // Between letters of a joining script it only picks glyph
+                // forms: not counted, and not kept, so that a joiner put
+                // inside a word (`تجا‌هل`) does not hide it from the rules.
+                cut(out, &mut copied, i, c.len_utf8());
             } else {
                 findings.invisible += 1;
                 cut(out, &mut copied, i, c.len_utf8());
@@ -349,7 +412,7 @@ const CLASS: [u8; 256] = {
         t[spaces[i] as usize] = SPACE | SEPARATOR;
         i += 1;
     }
-    let separators = [b'.', b'-', b'_', b'*', b'/', b'|'];
+    let separators = [b'.', b'-', b'_', b'*', b'/', b'|', b'+', b'~', b','];
     i = 0;
     while i < separators.len() {
         t[separators[i] as usize] = SEPARATOR;
@@ -392,6 +455,10 @@ impl GapKey {
             len: 0,
         };
         let mut after_space = false;
+        // `A, B, C` is a list of letters, not a word spelled out.
+        if gap.contains(&b',') && gap.iter().any(|&b| is_space(b)) {
+            return None;
+        }
         for &b in gap {
             if !is_separator(b) {
                 return None;
@@ -596,7 +663,8 @@ fn single_letters(input: &str, mut f: impl FnMut(usize, usize)) {
         };
         letter.then_some((p, end))
     };
-    let separator_like = |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::eq(x, b'|');
+    let separator_like =
+        |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::eq(x, b'|') | swar::eq(x, b'~');
     if let Some((start, end)) = exact(0) {
         f(start, end);
     }
