@@ -1306,6 +1306,19 @@ mod tests {
                 format!("the {coding}-decoded body is larger than limits.max_decompressed_bytes (1048576 bytes): refused as a possible decompression bomb")
             );
         }
+        // A brotli stream declares its metablock lengths up front; the ring
+        // buffer they ask for is refused by the capped allocator (a 413, not
+        // an allocation of the declared size).
+        let small = Limits {
+            max_decompressed_bytes: 4096,
+            ..Limits::default()
+        };
+        let e = decode(Some("br"), None, &bomb("br"), &small).unwrap_err();
+        assert_eq!(e.code(), "decompressed_too_large");
+        let mut alloc = CappedAlloc { max: 1 << 16 };
+        use brotli_decompressor::{Allocator, SliceWrapper};
+        assert_eq!(alloc.alloc_cell((1 << 16) + 1).slice().len(), 0);
+        assert_eq!(alloc.alloc_cell(1 << 16).slice().len(), 1 << 16);
         // An inner layer is bounded too.
         let e = err(Some("gzip, br"), None, &br(&bomb("gzip")));
         assert_eq!(e.code(), "decompressed_too_large");
@@ -1781,6 +1794,22 @@ mod tests {
             ) {
                 let small = Limits { max_decompressed_bytes: 4096, ..Limits::default() };
                 let _ = decode(Some(ce), Some(ct), &body, &small);
+            }
+
+            #[test]
+            fn decode_never_panics_on_mutated_streams(
+                coding in prop::sample::select(vec!["gzip", "deflate", "br", "zstd"]),
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let mut body = encode(coding, TEXT.repeat(20).as_bytes());
+                for (at, byte) in edits {
+                    let i = at.index(body.len());
+                    body[i] = byte;
+                }
+                body.truncate(body.len() - cut.index(body.len() / 4 + 1));
+                let small = Limits { max_decompressed_bytes: 4096, ..Limits::default() };
+                let _ = decode(Some(coding), None, &body, &small);
             }
 
             #[test]
