@@ -120,19 +120,22 @@ impl Client {
     }
 }
 
-fn code_of(body: &[u8]) -> String {
+/// The block's code in the API's own error shape: OpenAI `/error/code`, MCP
+/// `/error/data/code`; Anthropic and Gemini bodies name none (`None`).
+fn code_of(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    v.pointer("/error/code")
-        .and_then(|c| c.as_str())
-        .unwrap_or("")
-        .to_string()
+    ["/error/code", "/error/data/code"]
+        .iter()
+        .find_map(|p| v.pointer(p).and_then(|c| c.as_str()))
+        .map(str::to_string)
 }
 
 fn attack_ok(a: &Answer, expect: OnAttack) -> bool {
-    match expect {
-        OnAttack::Blocked => a.status == 403 && code_of(&a.body) == "anomaly_score_exceeded",
-        OnAttack::Refused { status, code } => a.status == status && code_of(&a.body) == code,
-    }
+    let (status, code) = match expect {
+        OnAttack::Blocked => (403, "anomaly_score_exceeded"),
+        OnAttack::Refused { status, code } => (status, code),
+    };
+    a.status == status && code_of(&a.body).map_or(true, |c| c == code)
 }
 
 fn run_attacks(stack: &Stack, table: &[Transform], cases: &[Case]) -> (usize, Vec<String>) {
