@@ -703,17 +703,12 @@ fn unzstd(input: &[u8], budget: usize) -> Result<Vec<u8>, Failure> {
                     ),
                 ))
             }
-            Err(e) => return Err(corrupt(at, format!("invalid zstd frame header: {e}"))),
+            Err(_) => return Err(corrupt(at, "invalid zstd frame header")),
         }
         loop {
             let finished = frame
                 .decode_blocks(&mut rest, BlockDecodingStrategy::UptoBlocks(1))
-                .map_err(|e| {
-                    corrupt(
-                        input.len() - rest.len(),
-                        format!("invalid or truncated zstd data: {e}"),
-                    )
-                })?;
+                .map_err(|_| corrupt(input.len() - rest.len(), "invalid or truncated zstd data"))?;
             // While the frame is unfinished the decoder keeps its window of
             // history (at most ZSTD_MAX_WINDOW) and hands over the rest; once
             // it is finished, everything.
@@ -729,7 +724,7 @@ fn unzstd(input: &[u8], budget: usize) -> Result<Vec<u8>, Failure> {
                 out.resize(start + ready, 0);
                 let got = frame
                     .read(out.get_mut(start..).unwrap_or_default())
-                    .map_err(|e| corrupt(input.len() - rest.len(), e.to_string()))?;
+                    .map_err(|_| corrupt(input.len() - rest.len(), "invalid zstd data"))?;
                 out.truncate(start + got);
                 if got == 0 {
                     break;
