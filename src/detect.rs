@@ -3,27 +3,64 @@
 //! Input: the detection views of a request (main views and decoded views of
 //! all segments). Output: raw hits — which rule matched which view where.
 //!
-//! Why sets: a `RegexSet` scan costs far less than looping over separate
-//! regexes. So all views are joined into one haystack, a few sets (of
-//! [`SET_CHUNK`] patterns each: one huge set of windowed patterns thrashes the
-//! lazy DFA's cache, measured 10x slower on the default pack) say which
-//! patterns match anywhere, and only those (usually none) run again to find where.
-//! Phrases go into one Aho-Corasick automaton the same way. Joining views also
-//! lets a pattern match across two messages, which is how a payload split
-//! across turns is caught; the hit is attributed to the view where it starts.
+//! How: all views are joined into one haystack and read once by a single
+//! Aho-Corasick automaton that holds every phrase of every rule and the
+//! *required literals* of every regex. A regex's required literals are
+//! computed from its syntax when the policy compiles: clauses such that any
+//! match contains at least one literal of each clause. For
+//! `\b(?:ignore|disregard)\W+previous\W+instructions` they are
+//! `{ignore, disregard}`, `{previous}` and `{instructions}`. A regex runs only
+//! when every one of its clauses was seen, so on ordinary traffic almost no
+//! regex runs at all, and the cost of a request is one automaton pass, nearly
+//! independent of the number of rules. (Several `RegexSet`s over the whole text
+//! were tried first: their prefilters fire on every common word of the
+//! patterns' prefixes and cost about 25 ns a byte on the default pack.) This is
+//! exact: a clause is only ever dropped, never invented, so skipping a regex
+//! never skips a match. A regex without a required literal of
+//! [`MIN_LITERAL`] bytes runs on every request; `infw check` names such rules.
+//!
+//! Joining views also lets a pattern match across two messages, which is how
+//! a payload split across turns is caught; the hit is attributed to the view
+//! where it starts.
 //!
 //! Only linear-time engines run on untrusted text: the `regex` crate has no
 //! backtracking, and its compiled size is bounded per rule.
 
 use crate::normalize::DecodeKind;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex_automata::{meta, Anchored, Input};
+use regex_syntax::hir::{Hir, HirKind};
+use std::collections::HashMap;
 
-/// Most patterns compiled into one `RegexSet`. One set over all rules would
-/// be a single pass, but the lazy DFA of a large set of windowed patterns
-/// thrashes its cache and falls back to a slow engine; several small sets
-/// stay fast. Measured in `make bench`.
-pub const SET_CHUNK: usize = 8;
+/// Shortest literal of letters or digits worth a prefilter clause: shorter
+/// ones occur everywhere. (Punctuation of any length is kept: `:` or `<|` is
+/// rare enough in prose to be worth waiting for.)
+pub const MIN_LITERAL: usize = 3;
+/// Largest character class turned into a clause of one-character literals.
+const MAX_CLASS_LITERALS: usize = 8;
+
+/// Whether `lit` is selective enough to stand in a clause.
+fn eligible(lit: &[u8]) -> bool {
+    lit.len() >= MIN_LITERAL
+        || std::str::from_utf8(lit).is_ok_and(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        })
+}
+
+/// Words so frequent in ordinary text that requiring one filters almost
+/// nothing; such a need is dropped when a stronger one sits beside it.
+const COMMON_WORDS: &[&str] = &[
+    "the", "and", "you", "not", "for", "are", "but", "can", "all", "any", "was", "has", "have",
+    "with", "this", "that", "from", "your", "will", "what", "they", "one", "out", "now", "how",
+    "its", "who", "our", "there", "their", "about", "would", "should", "could", "which", "when",
+    "then", "than", "them", "been", "were", "more", "some", "just", "like", "also", "into", "only",
+    "other", "here", "want", "make", "please",
+];
+
+/// Single characters too frequent in ordinary text to filter anything.
+const COMMON_PUNCTUATION: &[u8] = b".,;:!?'\"()-/";
 
 /// One text the detectors read.
 #[derive(Debug, Clone, Copy)]
@@ -66,20 +103,255 @@ pub struct PatternError {
     pub message: String,
 }
 
+/// What the automaton's pattern `i` stands for.
+#[derive(Debug, Clone, Default)]
+struct Literal {
+    /// Phrase rules that own it, with their word-boundary flag.
+    phrase_of: Vec<(usize, bool)>,
+    /// The regex arms (indices into `Matcher::regexes`) whose need names it.
+    arms: Vec<u32>,
+}
+
+/// An Aho-Corasick automaton over some of the literals.
+#[derive(Debug, Clone)]
+struct Automaton {
+    ac: AhoCorasick,
+    /// Automaton pattern index -> literal id.
+    ids: Vec<usize>,
+    /// Whether its literals hold non-ASCII bytes (so it can skip ASCII haystacks).
+    wide: bool,
+}
+
+/// One compiled regex rule.
+#[derive(Debug, Clone)]
+struct RegexRule {
+    rule: usize,
+    regex: meta::Regex,
+    /// Literals every match starts with, when few and none tiny: the regex
+    /// then runs anchored at their occurrences only.
+    starts: Option<AhoCorasick>,
+    /// The literals it needs seen before it runs.
+    need: Need,
+}
+
 /// All patterns of a policy, compiled once.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    /// The regexes in sets of at most [`SET_CHUNK`] patterns, with the index of
-    /// each set's first pattern.
-    sets: Vec<(usize, RegexSet)>,
-    regexes: Vec<Regex>,
-    /// Set index -> rule index.
-    regex_rule: Vec<usize>,
-    ac: Option<AhoCorasick>,
-    /// Aho-Corasick pattern id -> rules that own the phrase, with their word-boundary flag.
-    phrase_rules: Vec<Vec<(usize, bool)>>,
-    /// Rule index -> its set index, if it is a regex rule.
-    rule_regex: Vec<Option<usize>>,
+    regexes: Vec<RegexRule>,
+    /// Rule index -> its arms in `regexes` (`[first, end)`), if it is a regex rule.
+    rule_regex: Vec<Option<(usize, usize)>>,
+    /// Arms that need nothing: they run on every request.
+    always: Vec<usize>,
+    /// Every phrase and needed literal, in one or two automata (see `build`).
+    automata: Vec<Automaton>,
+    /// Automaton pattern id -> what it stands for.
+    literals: Vec<Literal>,
+}
+
+/// What a regex needs to see before it is worth running: a tree of literals
+/// any match must contain, computed from the regex's syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Need {
+    /// Nothing known: the regex runs on every request.
+    Always,
+    /// The literal (by automaton pattern id).
+    Lit(usize),
+    All(Vec<Need>),
+    Any(Vec<Need>),
+}
+
+/// A [`Need`] still holding its literals' bytes, before they get ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Req {
+    Always,
+    Lit(Vec<u8>),
+    All(Vec<Req>),
+    Any(Vec<Req>),
+}
+
+impl Req {
+    /// Whether seeing this says little about ordinary text: a common word, a
+    /// common punctuation mark, or a choice that includes one.
+    fn weak(&self) -> bool {
+        match self {
+            Req::Always => true,
+            Req::Lit(l) => {
+                COMMON_WORDS.iter().any(|w| w.as_bytes() == l.as_slice())
+                    || matches!(l.as_slice(), [b] if COMMON_PUNCTUATION.contains(b))
+            }
+            Req::All(v) => v.iter().all(Req::weak),
+            Req::Any(v) => v.iter().any(Req::weak),
+        }
+    }
+
+    fn all(mut parts: Vec<Req>) -> Req {
+        parts.retain(|p| *p != Req::Always);
+        // Weak parts cost automaton hits and filter little once a strong part is required.
+        if parts.iter().any(|p| !p.weak()) {
+            parts.retain(|p| !p.weak());
+        }
+        parts.dedup();
+        match parts.len() {
+            0 => Req::Always,
+            1 => parts.pop().unwrap_or(Req::Always),
+            _ => Req::All(parts),
+        }
+    }
+
+    fn any(mut parts: Vec<Req>) -> Req {
+        if parts.is_empty() || parts.contains(&Req::Always) {
+            return Req::Always;
+        }
+        parts.dedup();
+        match parts.len() {
+            1 => parts.pop().unwrap_or(Req::Always),
+            _ => Req::Any(parts),
+        }
+    }
+}
+
+/// What every match of `h` contains.
+///
+/// A literal: itself (when [`eligible`]). A concatenation: all its parts'
+/// needs. An alternation: any of its branches' needs. A repetition of at
+/// least one: its body's. A small class: any of its characters. Everything
+/// else (large classes, empty, look-around, optional parts) needs nothing.
+/// Dropping a need only makes the filter run a regex more often, never
+/// skip a match, so every simplification here errs that way.
+fn required(h: &Hir) -> Req {
+    match h.kind() {
+        HirKind::Literal(lit) if eligible(&lit.0) => Req::Lit(lit.0.to_vec()),
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Concat(parts) => Req::all(parts.iter().map(required).collect()),
+        HirKind::Alternation(branches) => Req::any(branches.iter().map(required).collect()),
+        HirKind::Class(class) => match class_literals(class) {
+            Some(lits) if lits.iter().all(|l| eligible(l)) => {
+                Req::any(lits.into_iter().map(Req::Lit).collect())
+            }
+            _ => Req::Always,
+        },
+        HirKind::Literal(_) | HirKind::Repetition(_) | HirKind::Empty | HirKind::Look(_) => {
+            Req::Always
+        }
+    }
+}
+
+/// The characters of a small class, as literals.
+fn class_literals(class: &regex_syntax::hir::Class) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::Class;
+    let mut out = Vec::new();
+    match class {
+        Class::Unicode(u) => {
+            for r in u.ranges() {
+                for c in r.start()..=r.end() {
+                    if out.len() == MAX_CLASS_LITERALS {
+                        return None;
+                    }
+                    out.push(c.to_string().into_bytes());
+                }
+            }
+        }
+        Class::Bytes(b) => {
+            for r in b.ranges() {
+                for c in r.start()..=r.end() {
+                    if out.len() == MAX_CLASS_LITERALS {
+                        return None;
+                    }
+                    out.push(vec![c]);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Most arms a regex is split into (one per branch of a top-level alternation).
+const MAX_ARMS: usize = 64;
+/// The branches of a regex's top-level alternation, each a regex of its own
+/// (`\b(?:a|b)` gives `\ba` and `\bb`: the parser lifts a common `\b` out of
+/// the branches, so zero-width and literal parts around the alternation are
+/// put back into each arm); the regex itself when it has none.
+fn arms(hir: &Hir) -> Vec<Hir> {
+    match hir.kind() {
+        HirKind::Alternation(branches) if branches.len() <= MAX_ARMS => branches.clone(),
+        HirKind::Concat(parts) => {
+            let small = |h: &Hir| {
+                matches!(
+                    h.kind(),
+                    HirKind::Look(_) | HirKind::Empty | HirKind::Literal(_)
+                )
+            };
+            let alt = parts
+                .iter()
+                .position(|p| matches!(p.kind(), HirKind::Alternation(b) if b.len() <= MAX_ARMS));
+            match alt {
+                Some(i) if parts.iter().enumerate().all(|(j, p)| j == i || small(p)) => {
+                    let HirKind::Alternation(branches) = parts[i].kind() else {
+                        return vec![hir.clone()];
+                    };
+                    branches
+                        .iter()
+                        .map(|b| {
+                            let mut v = parts.clone();
+                            v[i] = b.clone();
+                            Hir::concat(v)
+                        })
+                        .collect()
+                }
+                _ => vec![hir.clone()],
+            }
+        }
+        _ => vec![hir.clone()],
+    }
+}
+
+/// Longest start literal kept (the extractor's own limit is 100 bytes).
+const MAX_START_LEN: usize = 128;
+/// Most literals in a regex's [`start_literals`].
+const MAX_START_LITERALS: usize = 64;
+
+/// An automaton of the literals every match of `hir` starts with, if they
+/// are known, at most [`MAX_START_LITERALS`], and each at least two bytes
+/// (one letter would make a candidate of most words).
+fn start_literals(hir: &Hir) -> Option<AhoCorasick> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let lits = seq.literals()?;
+    if lits.is_empty()
+        || lits.len() > MAX_START_LITERALS
+        || lits
+            .iter()
+            .any(|l| l.as_bytes().len() < 2 || l.as_bytes().len() > MAX_START_LEN)
+    {
+        return None;
+    }
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(lits.iter().map(|l| l.as_bytes()))
+        .ok()
+}
+
+/// Gives every literal of `req` an automaton pattern id.
+fn intern(req: Req, id: &mut impl FnMut(&[u8]) -> usize) -> Need {
+    match req {
+        Req::Always => Need::Always,
+        Req::Lit(l) => Need::Lit(id(&l)),
+        Req::All(v) => Need::All(v.into_iter().map(|r| intern(r, id)).collect()),
+        Req::Any(v) => Need::Any(v.into_iter().map(|r| intern(r, id)).collect()),
+    }
+}
+
+impl Need {
+    /// Whether the literals seen (a bit per pattern id) meet this need.
+    fn met(&self, seen: &[u64]) -> bool {
+        match self {
+            Need::Always => true,
+            Need::Lit(id) => is_set(seen, *id),
+            Need::All(v) => v.iter().all(|n| n.met(seen)),
+            Need::Any(v) => v.iter().any(|n| n.met(seen)),
+        }
+    }
 }
 
 /// Rewrites `\b` and `\B` to their ASCII forms.
@@ -133,18 +405,32 @@ impl Matcher {
         patterns: &[Option<Pattern>],
         max_regex_bytes: usize,
     ) -> Result<Matcher, PatternError> {
-        let mut sources = Vec::new();
         let mut regexes = Vec::new();
-        let mut regex_rule = Vec::new();
         let mut rule_regex = vec![None; patterns.len()];
-        let mut phrases: Vec<String> = Vec::new();
-        let mut phrase_rules: Vec<Vec<(usize, bool)>> = Vec::new();
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        let mut literals: Vec<Literal> = Vec::new();
+        let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut literal_id =
+            |bytes: &[u8], texts: &mut Vec<Vec<u8>>, literals: &mut Vec<Literal>| {
+                *ids.entry(bytes.to_vec()).or_insert_with(|| {
+                    texts.push(bytes.to_vec());
+                    literals.push(Literal::default());
+                    texts.len() - 1
+                })
+            };
         for (rule, p) in patterns.iter().enumerate() {
             match p {
                 None => {}
                 Some(Pattern::Regex(src)) => {
                     let src = ascii_word_boundaries(src);
-                    if let Some(c) = uppercase_literal(&src) {
+                    let hir = regex_syntax::ParserBuilder::new()
+                        .build()
+                        .parse(&src)
+                        .map_err(|e| PatternError {
+                            rule,
+                            message: format!("invalid regex: {e}"),
+                        })?;
+                    if let Some(c) = uppercase_literal(&hir) {
                         return Err(PatternError {
                             rule,
                             message: format!(
@@ -152,72 +438,120 @@ impl Matcher {
                             ),
                         });
                     }
-                    let re = RegexBuilder::new(&src)
-                        .size_limit(max_regex_bytes)
-                        .dfa_size_limit(max_regex_bytes.saturating_mul(2))
-                        .build()
-                        .map_err(|e| PatternError {
+                    // Each branch of a top-level alternation is its own arm, with
+                    // its own need and start literals: one vague branch then
+                    // does not make the whole rule run on every request.
+                    let arms = arms(&hir);
+                    let first = regexes.len();
+                    let mut size = 0usize;
+                    for arm in arms {
+                        let regex = meta::Builder::new()
+                            .configure(
+                                meta::Config::new()
+                                    // Candidates come from `starts` or the need; the
+                                    // crate's own prefilter would restart its DFA at
+                                    // every common word of the patterns' prefixes.
+                                    .auto_prefilter(false)
+                                    .nfa_size_limit(Some(max_regex_bytes))
+                                    .hybrid_cache_capacity(max_regex_bytes.saturating_mul(2)),
+                            )
+                            .build_from_hir(&arm)
+                            .map_err(|e| PatternError {
+                                rule,
+                                message: build_message(&e, max_regex_bytes),
+                            })?;
+                        size = size.saturating_add(regex.memory_usage());
+                        if size > max_regex_bytes {
+                            return Err(PatternError {
+                                rule,
+                                message: too_big(max_regex_bytes),
+                            });
+                        }
+                        let arm_index = regexes.len() as u32;
+                        let need = intern(required(&arm), &mut |lit: &[u8]| {
+                            let id = literal_id(lit, &mut texts, &mut literals);
+                            if let Some(l) = literals.get_mut(id) {
+                                if l.arms.last() != Some(&arm_index) {
+                                    l.arms.push(arm_index);
+                                }
+                            }
+                            id
+                        });
+                        regexes.push(RegexRule {
                             rule,
-                            message: regex_message(&e, max_regex_bytes),
-                        })?;
-                    rule_regex[rule] = Some(regexes.len());
-                    regexes.push(re);
-                    regex_rule.push(rule);
-                    sources.push(src);
+                            regex,
+                            starts: start_literals(&arm),
+                            need,
+                        });
+                    }
+                    rule_regex[rule] = Some((first, regexes.len()));
                 }
                 Some(Pattern::Phrases {
-                    phrases: list,
+                    phrases,
                     word_boundary,
                 }) => {
-                    for ph in list {
-                        match phrases.iter().position(|p| p == ph) {
-                            Some(i) => phrase_rules[i].push((rule, *word_boundary)),
-                            None => {
-                                phrases.push(ph.clone());
-                                phrase_rules.push(vec![(rule, *word_boundary)]);
+                    for ph in phrases.iter().filter(|p| !p.is_empty()) {
+                        let id = literal_id(ph.as_bytes(), &mut texts, &mut literals);
+                        if let Some(l) = literals.get_mut(id) {
+                            if !l.phrase_of.contains(&(rule, *word_boundary)) {
+                                l.phrase_of.push((rule, *word_boundary));
                             }
                         }
                     }
                 }
             }
         }
-        let mut sets = Vec::new();
-        for (n, part) in sources.chunks(SET_CHUNK).enumerate() {
-            let first = n * SET_CHUNK;
-            let set = RegexSetBuilder::new(part)
-                .size_limit(
-                    max_regex_bytes
-                        .saturating_mul(part.len())
-                        .max(max_regex_bytes),
-                )
-                .dfa_size_limit(max_regex_bytes.saturating_mul(2))
-                .build()
-                .map_err(|e| PatternError {
-                    rule: regex_rule.get(first).copied().unwrap_or(0),
-                    message: format!("the rules' regexes together do not compile: {e}"),
-                })?;
-            sets.push((first, set));
-        }
-        let ac = if phrases.is_empty() {
-            None
-        } else {
+        // Two automata: literals of ASCII only, and the others. A haystack
+        // of ASCII only (most traffic) cannot hold a non-ASCII literal, so
+        // it skips the second. Both are contiguous NFAs: a DFA of the ASCII
+        // literals is about 2 MB per VM and measured no faster (its
+        // transitions miss the cache either way).
+        let mut automata = Vec::new();
+        for wide in [false, true] {
+            let ids: Vec<usize> = (0..texts.len())
+                .filter(|&i| texts.get(i).is_some_and(|t| t.is_ascii() != wide))
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let pats = ids.iter().filter_map(|&i| texts.get(i));
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
-                .build(&phrases)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(pats.clone())
+                .or_else(|_| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .build(pats)
+                })
                 .map_err(|e| PatternError {
                     rule: 0,
                     message: format!("phrases do not compile: {e}"),
                 })?;
-            Some(ac)
-        };
+            automata.push(Automaton { ac, ids, wide });
+        }
+        let always = (0..regexes.len())
+            .filter(|&i| {
+                regexes
+                    .get(i)
+                    .is_some_and(|r: &RegexRule| r.need == Need::Always)
+            })
+            .collect();
         Ok(Matcher {
-            sets,
+            always,
             regexes,
-            regex_rule,
-            ac,
-            phrase_rules,
             rule_regex,
+            automata,
+            literals,
         })
+    }
+
+    /// Rules whose regex has no required literal, so it runs on every request.
+    pub fn unfiltered_rules(&self) -> impl Iterator<Item = usize> + '_ {
+        self.regexes
+            .iter()
+            .filter(|r| r.need == Need::Always)
+            .map(|r| r.rule)
     }
 
     /// Scans all views and appends one hit per rule (the first accepted match),
@@ -264,32 +598,31 @@ impl Matcher {
             })
         };
         let mut found = Vec::new();
-        for (first, set) in &self.sets {
-            for idx in set.matches(joined).iter().map(|i| first + i) {
-                let Some(&rule) = self.regex_rule.get(idx) else {
-                    continue;
-                };
-                if !active(rule) {
-                    continue;
-                }
-                let Some(re) = self.regexes.get(idx) else {
-                    continue;
-                };
-                if let Some(hit) = re
-                    .find_iter(joined)
-                    .find_map(|m| hit_at(rule, m.start(), m.end()))
-                {
-                    found.push(hit);
-                }
-            }
+        // One pass: phrase hits, and which literals regexes need were seen
+        // (and so which arms may now be met).
+        let mut seen = vec![0u64; self.literals.len().div_ceil(64)];
+        let mut candidates = vec![0u64; self.regexes.len().div_ceil(64)];
+
+        for &a in &self.always {
+            set(&mut candidates, a);
         }
-        if let Some(ac) = &self.ac {
-            let mut done: Vec<usize> = Vec::new();
-            for m in ac.find_overlapping_iter(joined.as_str()) {
-                let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else {
+        let mut done: Vec<usize> = Vec::new();
+        let ascii = joined.is_ascii();
+        for auto in self.automata.iter().filter(|a| !(a.wide && ascii)) {
+            for m in auto.ac.find_overlapping_iter(joined.as_str()) {
+                let Some(&id) = auto.ids.get(m.pattern().as_usize()) else {
                     continue;
                 };
-                for &(rule, wb) in owners {
+                let Some(lit) = self.literals.get(id) else {
+                    continue;
+                };
+                if !lit.arms.is_empty() && !is_set(&seen, id) {
+                    set(&mut seen, id);
+                    for &a in &lit.arms {
+                        set(&mut candidates, a as usize);
+                    }
+                }
+                for &(rule, wb) in &lit.phrase_of {
                     if done.contains(&rule) || !active(rule) {
                         continue;
                     }
@@ -301,6 +634,18 @@ impl Matcher {
                         done.push(rule);
                     }
                 }
+            }
+        }
+        // Then only the regexes whose need was met.
+        let mut matched = usize::MAX;
+        for (i, r) in self.regexes.iter().enumerate() {
+            if !is_set(&candidates, i) || r.rule == matched || !active(r.rule) || !r.need.met(&seen)
+            {
+                continue;
+            }
+            if let Some(hit) = r.first_hit(joined, &hit_at) {
+                found.push(hit);
+                matched = r.rule;
             }
         }
         found.sort_by_key(|h| h.rule);
@@ -316,28 +661,101 @@ impl Matcher {
         text: &str,
         word_boundary: bool,
     ) -> Option<(usize, usize)> {
-        if let Some(Some(idx)) = self.rule_regex.get(rule) {
+        if let Some(Some((first, end))) = self.rule_regex.get(rule) {
             return self
                 .regexes
-                .get(*idx)?
-                .find(text)
+                .get(*first..*end)?
+                .iter()
+                .filter_map(|r| r.regex.find(text))
+                .min_by_key(|m| m.start())
                 .map(|m| (m.start(), m.end()));
         }
-        let ac = self.ac.as_ref()?;
-        for m in ac.find_overlapping_iter(text) {
-            let Some(owners) = self.phrase_rules.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            if !owners.iter().any(|&(r, _)| r == rule) {
-                continue;
+        for auto in &self.automata {
+            for m in auto.ac.find_overlapping_iter(text) {
+                let Some(lit) = auto
+                    .ids
+                    .get(m.pattern().as_usize())
+                    .and_then(|&id| self.literals.get(id))
+                else {
+                    continue;
+                };
+                if !lit.phrase_of.iter().any(|&(r, _)| r == rule) {
+                    continue;
+                }
+                if word_boundary && !at_word_boundaries(text, m.start(), m.end()) {
+                    continue;
+                }
+                return Some((m.start(), m.end()));
             }
-            if word_boundary && !at_word_boundaries(text, m.start(), m.end()) {
-                continue;
-            }
-            return Some((m.start(), m.end()));
         }
         None
     }
+}
+
+/// Candidates tried anchored before a regex falls back to one unanchored
+/// search over the rest of the haystack (which bounds the work on text
+/// crafted to be full of start literals: at most this many anchored walks
+/// plus one linear pass).
+const MAX_ANCHORED: usize = 32;
+
+impl RegexRule {
+    /// The first match of this regex in `hay` that `hit_at` accepts.
+    ///
+    /// With start literals, every match begins at one of their occurrences,
+    /// so the regex runs anchored there: each walk stops as soon as the text
+    /// stops matching, a few bytes on ordinary prose.
+    fn first_hit(
+        &self,
+        hay: &str,
+        hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
+    ) -> Option<RawHit> {
+        let Some(starts) = &self.starts else {
+            return self.unanchored(hay, 0, hit_at);
+        };
+        // A leftmost search from one past each start visits every distinct
+        // start position in order (an overlapping iterator would report
+        // them by end, and non-overlapping iteration would skip a start
+        // inside an earlier occurrence).
+        let mut at = 0;
+        let mut tried = 0usize;
+        while let Some(m) = starts.find(aho_corasick::Input::new(hay).range(at..)) {
+            if tried == MAX_ANCHORED {
+                // Every match not yet found starts at or after this one.
+                return self.unanchored(hay, m.start(), hit_at);
+            }
+            tried += 1;
+            let input = Input::new(hay).range(m.start()..).anchored(Anchored::Yes);
+            if let Some(found) = self.regex.search(&input) {
+                if let Some(hit) = hit_at(self.rule, found.start(), found.end()) {
+                    return Some(hit);
+                }
+            }
+            at = m.start() + 1;
+        }
+        None
+    }
+
+    /// The first accepted match starting at or after `from`.
+    fn unanchored(
+        &self,
+        hay: &str,
+        from: usize,
+        hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
+    ) -> Option<RawHit> {
+        self.regex
+            .find_iter(Input::new(hay).range(from..))
+            .find_map(|m| hit_at(self.rule, m.start(), m.end()))
+    }
+}
+
+fn set(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+fn is_set(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 /// True when the match `[start, end)` does not begin or end inside a word of a
@@ -363,8 +781,7 @@ fn at_word_boundaries(text: &str, start: usize, end: usize) -> bool {
 /// Why: the detection view is lower case, so matching is case-sensitive (a
 /// case-insensitive Unicode automaton is larger and about 1.5x slower), and a
 /// literal upper-case letter is a rule that silently never fires.
-fn uppercase_literal(pattern: &str) -> Option<char> {
-    use regex_syntax::hir::{Hir, HirKind};
+fn uppercase_literal(hir: &Hir) -> Option<char> {
     fn walk(h: &Hir) -> Option<char> {
         match h.kind() {
             HirKind::Literal(lit) => std::str::from_utf8(&lit.0)
@@ -377,19 +794,20 @@ fn uppercase_literal(pattern: &str) -> Option<char> {
             HirKind::Empty | HirKind::Class(_) | HirKind::Look(_) => None,
         }
     }
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .ok()?;
-    walk(&hir)
+    walk(hir)
 }
 
-fn regex_message(e: &regex::Error, limit: usize) -> String {
-    match e {
-        regex::Error::CompiledTooBig(_) => format!(
-            "regex compiles to more than {limit} bytes (limits.max_regex_bytes): simplify it (bounded repetitions like {{1,1000}} and large Unicode classes are the usual cause)"
-        ),
-        other => format!("invalid regex: {other}"),
+fn too_big(limit: usize) -> String {
+    format!(
+        "regex compiles to more than {limit} bytes (limits.max_regex_bytes): simplify it (bounded repetitions like {{1,1000}} and large Unicode classes are the usual cause)"
+    )
+}
+
+fn build_message(e: &meta::BuildError, limit: usize) -> String {
+    if e.size_limit().is_some() {
+        too_big(limit)
+    } else {
+        format!("invalid regex: {e}")
     }
 }
 
@@ -565,5 +983,66 @@ mod tests {
         assert_eq!(err.rule, 1);
         assert!(err.message.contains("unclosed group"), "{}", err.message);
         assert!(err.message.contains('^'), "{}", err.message);
+    }
+}
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod exactness {
+    //! The prefilter may only ever skip regexes that cannot match: on every
+    //! example of the default pack, and on their pairs and near misses, the
+    //! rules hit must be exactly those a plain search of each whole regex finds.
+    use super::*;
+
+    #[test]
+    fn prefiltered_scan_finds_what_a_plain_search_finds() {
+        let pack: serde_json::Value =
+            serde_json::from_str(include_str!("../filters/default.json")).unwrap();
+        let rules = pack["rules"].as_array().unwrap();
+        let mut patterns = Vec::new();
+        let mut plain = Vec::new();
+        let mut texts = Vec::new();
+        let limits = crate::limits::Limits::default();
+        for r in rules {
+            let re = r["match"]["regex"].as_str();
+            patterns.push(re.map(|s| Pattern::Regex(s.to_string())));
+            plain.push(re.map(|s| meta::Regex::new(&ascii_word_boundaries(s)).unwrap()));
+            for kind in ["match", "no_match"] {
+                for ex in r["examples"][kind].as_array().into_iter().flatten() {
+                    let view = crate::normalize::normalize(ex.as_str().unwrap(), &limits).view;
+                    texts.push(view);
+                }
+            }
+        }
+        let matcher = Matcher::build(&patterns, 1 << 20).unwrap();
+        let base = texts.clone();
+        for (i, t) in base.iter().enumerate() {
+            let next = &base[(i + 1) % base.len()];
+            texts.push(format!("{t} {next}"));
+            let cut: String = t.chars().skip(1).collect();
+            texts.push(cut);
+            let cut: String = t
+                .chars()
+                .take(t.chars().count().saturating_sub(1))
+                .collect();
+            texts.push(cut);
+        }
+        let mut checked = 0;
+        for t in &texts {
+            let views = [View {
+                text: t,
+                segment: 0,
+                decoded: None,
+            }];
+            let mut hits = Vec::new();
+            matcher.scan(&views, &mut String::new(), |_| true, |_, _| true, &mut hits);
+            let joined = format!("{t}\n\n");
+            for (rule, re) in plain.iter().enumerate() {
+                let Some(re) = re else { continue };
+                let expected = re.find(joined.as_str()).is_some();
+                let got = hits.iter().any(|h| h.rule == rule);
+                assert_eq!(got, expected, "rule {} on {t:?}", rules[rule]["id"]);
+                checked += 1;
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 }

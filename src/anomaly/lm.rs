@@ -35,8 +35,19 @@ pub struct LmSpec {
 /// The compiled model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CharLm {
-    tri: Vec<u8>,
-    bi: Vec<u8>,
+    tri: Box<[u8; 1 << TRI_BITS]>,
+    bi: Box<[u8; 1 << BI_BITS]>,
+}
+
+const TRI_MASK: usize = (1 << TRI_BITS) - 1;
+const BI_MASK: usize = (1 << BI_BITS) - 1;
+
+/// A decoded table of exactly `N` entries.
+fn table<const N: usize>(v: Vec<u8>, what: &str) -> Result<Box<[u8; N]>, String> {
+    let len = v.len();
+    v.into_boxed_slice()
+        .try_into()
+        .map_err(|_| format!("{what} holds {len} entries, expected {N}"))
 }
 
 /// Mean and worst-window cost of a text, in bits per ASCII byte.
@@ -64,13 +75,27 @@ fn bi_index(b: u8, c: u8) -> usize {
 /// Maps a byte to the modelled alphabet: printable ASCII as is, whitespace to
 /// a space, anything else (non-ASCII, controls) to `None` (breaks the context).
 #[inline]
-fn symbol(b: u8) -> Option<u8> {
+const fn symbol(b: u8) -> Option<u8> {
     match b {
         b' ' | b'\n' | b'\t' | b'\r' => Some(b' '),
         0x21..=0x7e => Some(b),
         _ => None,
     }
 }
+
+/// [`symbol`] as a table, 0 for bytes that are not modelled.
+const SYMBOL: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match symbol(i as u8) {
+            Some(s) => s,
+            None => 0,
+        };
+        i += 1;
+    }
+    t
+};
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -134,9 +159,14 @@ impl CharLm {
             ));
         }
         Ok(CharLm {
-            tri: b64_decode(&spec.tri_b64, 1 << TRI_BITS)
-                .map_err(|e| format!("lm.tri_b64: {e}"))?,
-            bi: b64_decode(&spec.bi_b64, 1 << BI_BITS).map_err(|e| format!("lm.bi_b64: {e}"))?,
+            tri: table(
+                b64_decode(&spec.tri_b64, 1 << TRI_BITS).map_err(|e| format!("lm.tri_b64: {e}"))?,
+                "lm.tri_b64",
+            )?,
+            bi: table(
+                b64_decode(&spec.bi_b64, 1 << BI_BITS).map_err(|e| format!("lm.bi_b64: {e}"))?,
+                "lm.bi_b64",
+            )?,
         })
     }
 
@@ -145,8 +175,8 @@ impl CharLm {
         LmSpec {
             tri_bits: TRI_BITS,
             bi_bits: BI_BITS,
-            tri_b64: b64_encode(&self.tri),
-            bi_b64: b64_encode(&self.bi),
+            tri_b64: b64_encode(&self.tri[..]),
+            bi_b64: b64_encode(&self.bi[..]),
         }
     }
 
@@ -199,19 +229,19 @@ impl CharLm {
             *slot = (*slot).max(q(-p.log2()));
         }
         CharLm {
-            tri: tri_t,
-            bi: bi_t,
+            tri: table(tri_t, "trigram table").unwrap_or_else(|_| Box::new([0; 1 << TRI_BITS])),
+            bi: table(bi_t, "bigram table").unwrap_or_else(|_| Box::new([0; 1 << BI_BITS])),
         }
     }
 
     /// Cost of `c` after `a b`, in 1/`COST_UNIT` bit.
     #[inline]
     fn cost(&self, a: u8, b: u8, c: u8) -> u32 {
-        let t = self.tri.get(tri_index(a, b, c)).copied().unwrap_or(0);
+        let t = self.tri[tri_index(a, b, c) & TRI_MASK];
         if t != 0 {
             return u32::from(t);
         }
-        match self.bi.get(bi_index(b, c)).copied().unwrap_or(0) {
+        match self.bi[bi_index(b, c) & BI_MASK] {
             0 => (UNSEEN_BITS * COST_UNIT) as u32,
             q => u32::from(q) + (BACKOFF_BITS * COST_UNIT) as u32,
         }
@@ -219,6 +249,41 @@ impl CharLm {
 
     /// Mean and worst-window cost of `text` (a normalized view). Linear, no allocation.
     pub fn perplexity(&self, text: &str) -> Perplexity {
+        let mut ring = [0u32; WINDOW];
+        let (mut n, mut sum, mut win, mut worst) = (0usize, 0u64, 0u32, 0u32);
+        // The last two symbols, 0 when absent (no symbol is 0).
+        let (mut a, mut b) = (0u8, 0u8);
+        for &raw in text.as_bytes() {
+            let c = SYMBOL[usize::from(raw)];
+            if a != 0 && b != 0 && c != 0 {
+                let x = self.cost(a, b, c);
+                let slot = n & (WINDOW - 1);
+                win = win + x - ring[slot];
+                ring[slot] = x;
+                n += 1;
+                sum += u64::from(x);
+                if n >= WINDOW {
+                    worst = worst.max(win);
+                }
+            }
+            a = b;
+            b = c;
+        }
+        if n == 0 {
+            return Perplexity::default();
+        }
+        let mean = sum as f32 / n as f32 / COST_UNIT;
+        let window_max = if n < WINDOW {
+            mean
+        } else {
+            worst as f32 / WINDOW as f32 / COST_UNIT
+        };
+        Perplexity { mean, window_max }
+    }
+
+    /// The first, `Option`-based form of [`CharLm::perplexity`], kept to test it against.
+    #[cfg(test)]
+    pub(crate) fn perplexity_reference(&self, text: &str) -> Perplexity {
         let mut ring = [0u32; WINDOW];
         let (mut n, mut sum, mut win, mut worst) = (0usize, 0u64, 0u32, 0u32);
         let (mut a, mut b) = (None::<u8>, None::<u8>);

@@ -12,7 +12,7 @@
 //! no allocation per n-gram.
 
 use super::lm::{b64_decode, b64_encode, CharLm, LmSpec};
-use super::{Features, N_FEATURES};
+use super::{ClassCache, Features, ALNUM, N_FEATURES};
 use serde::{Deserialize, Serialize};
 
 /// Bits of the hashed weight table index.
@@ -52,12 +52,23 @@ pub struct ModelSpec {
 pub struct Model {
     bias: f32,
     scale: f32,
-    weights: Vec<i8>,
+    /// 2^[`BUCKET_BITS`] weights: a bucket index always falls inside.
+    weights: Box<[i8; 1 << BUCKET_BITS]>,
     mean: [f32; N_FEATURES],
     std: [f32; N_FEATURES],
     linear: [f32; N_FEATURES],
     bins: Vec<f32>,
     lm: CharLm,
+}
+
+const BUCKET_MASK: usize = (1 << BUCKET_BITS) - 1;
+
+/// A decoded table of exactly 2^[`BUCKET_BITS`] weights.
+fn to_table(v: Vec<i8>) -> Result<Box<[i8; 1 << BUCKET_BITS]>, String> {
+    let len = v.len();
+    v.into_boxed_slice()
+        .try_into()
+        .map_err(|_| format!("weights hold {len} values, expected {}", 1 << BUCKET_BITS))
 }
 
 #[inline]
@@ -76,33 +87,68 @@ fn word_grams<F: FnMut(usize)>(h: u64, prev: &mut u64, emit: &mut F) {
     *prev = h;
 }
 
+/// The byte n-grams ending at byte `i` (`b`), `win` holding the bytes before it.
+#[inline(always)]
+fn byte_grams<F: FnMut(usize)>(i: usize, b: u8, win: &mut u64, emit: &mut F) {
+    const M3: u64 = 0xff_ffff;
+    const M4: u64 = 0xffff_ffff;
+    const M5: u64 = 0xff_ffff_ffff;
+    *win = (*win << 8 | u64::from(b)) & M5;
+    let w = *win;
+    if i >= 4 {
+        emit(finish((w & M3) ^ 3 << 56));
+        emit(finish((w & M4) ^ 4 << 56));
+        emit(finish(w ^ 5 << 56));
+    } else {
+        if i >= 2 {
+            emit(finish((w & M3) ^ 3 << 56));
+        }
+        if i >= 3 {
+            emit(finish((w & M4) ^ 4 << 56));
+        }
+    }
+}
+
 /// Calls `emit` with the bucket of every hashed n-gram of `view`; returns how many.
+///
+/// One pass over the bytes for the byte n-grams, one for the words; ASCII
+/// bytes take a table lookup, other characters are decoded. (The order and
+/// values of the buckets are part of the model format: `train` uses this too.)
 #[inline]
 pub fn hashed(view: &str, mut emit: impl FnMut(usize)) -> usize {
     let bytes = view.as_bytes();
-    let mut n = 0usize;
-    // Byte n-grams: the bytes at i.. packed into one word, masked to 3, 4 and 5
-    // bytes, tagged with their length, mixed.
+    let len = bytes.len();
+    // Byte n-grams: the last five bytes packed into one word (the newest in
+    // the low byte), masked to 3, 4 and 5 bytes, tagged with their length, mixed.
     let mut win: u64 = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        // `win` holds the last five bytes, the newest in the low byte.
-        win = (win << 8 | u64::from(b)) & 0xff_ffff_ffff;
-        for len in CHAR_MIN..=CHAR_MAX {
-            if i + 1 >= len {
-                let mask = (1u64 << (8 * len)) - 1;
-                emit(finish((win & mask) ^ (len as u64) << 56));
-                n += 1;
-            }
-        }
-    }
-    // Word unigrams and bigrams.
+    let mut n = (CHAR_MIN..=CHAR_MAX)
+        .map(|k| (len + 1).saturating_sub(k))
+        .sum::<usize>();
+    // Word unigrams and bigrams: runs of alphanumeric characters, in the
+    // same pass; ASCII by table, other characters decoded.
     let mut prev: u64 = 0x5bd1_e995;
     let mut h: u64 = 0x1234_5678_9abc_def1;
     let mut in_word = false;
-    for c in view.chars() {
-        if c.is_alphanumeric() {
+    let mut cache = ClassCache::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (c, alnum, width) = if b < 0x80 {
+            byte_grams(i, b, &mut win, &mut emit);
+            (u32::from(b), b.is_ascii_alphanumeric(), 1)
+        } else {
+            let (c, alnum, width) = match view.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) => (u32::from(c), cache.class(c) & ALNUM != 0, c.len_utf8()),
+                None => (u32::from(b), false, 1),
+            };
+            for (k, &cb) in bytes.iter().enumerate().skip(i).take(width) {
+                byte_grams(k, cb, &mut win, &mut emit);
+            }
+            (c, alnum, width)
+        };
+        i += width;
+        if alnum {
             in_word = true;
-            h = (h ^ u64::from(u32::from(c))).wrapping_mul(FNV);
+            h = (h ^ u64::from(c)).wrapping_mul(FNV);
         } else if in_word {
             in_word = false;
             word_grams(h, &mut prev, &mut emit);
@@ -175,7 +221,7 @@ impl Model {
         Ok(Model {
             bias: spec.bias,
             scale: spec.scale,
-            weights: raw.into_iter().map(|b| b as i8).collect(),
+            weights: to_table(raw.into_iter().map(|b| b as i8).collect())?,
             mean: array(&spec.feature_mean, "feature_mean")?,
             std: array(&spec.feature_std, "feature_std")?,
             linear: array(&spec.linear, "linear")?,
@@ -207,10 +253,10 @@ impl Model {
             .unwrap_or(1.0)
             .max(1e-6);
         let scale = clip / 127.0;
-        let q = weights
-            .iter()
-            .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
+        let mut q = Box::new([0i8; 1 << BUCKET_BITS]);
+        for (slot, w) in q.iter_mut().zip(weights) {
+            *slot = (w / scale).round().clamp(-127.0, 127.0) as i8;
+        }
         Model {
             bias,
             scale,
@@ -249,8 +295,8 @@ impl Model {
     /// The probability that a segment is an attack, from its view and features.
     pub fn probability(&self, view: &str, features: &Features) -> f32 {
         let mut sum: i32 = 0;
-        let w = &self.weights;
-        let n = hashed(view, |i| sum += i32::from(w.get(i).copied().unwrap_or(0)));
+        let w = &*self.weights;
+        let n = hashed(view, |i| sum += i32::from(w[i & BUCKET_MASK]));
         let mut logit = self.bias + self.scale * sum as f32 / (n.max(1) as f32).sqrt();
         for (i, (z, bin)) in numeric(features, &self.mean, &self.std).iter().enumerate() {
             logit += self.linear[i] * z + self.bins.get(i * N_BINS + bin).copied().unwrap_or(0.0);
@@ -265,6 +311,68 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    /// The first form of [`hashed`] (two loops, Unicode-aware words):
+    /// the fused pass must emit the same buckets.
+    fn reference_hashed(view: &str, mut emit: impl FnMut(usize)) -> usize {
+        let bytes = view.as_bytes();
+        let mut n = 0usize;
+        // Byte n-grams: the bytes at i.. packed into one word, masked to 3, 4 and 5
+        // bytes, tagged with their length, mixed.
+        let mut win: u64 = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            // `win` holds the last five bytes, the newest in the low byte.
+            win = (win << 8 | u64::from(b)) & 0xff_ffff_ffff;
+            for len in CHAR_MIN..=CHAR_MAX {
+                if i + 1 >= len {
+                    let mask = (1u64 << (8 * len)) - 1;
+                    emit(finish((win & mask) ^ (len as u64) << 56));
+                    n += 1;
+                }
+            }
+        }
+        // Word unigrams and bigrams.
+        let mut prev: u64 = 0x5bd1_e995;
+        let mut h: u64 = 0x1234_5678_9abc_def1;
+        let mut in_word = false;
+        for c in view.chars() {
+            if c.is_alphanumeric() {
+                in_word = true;
+                h = (h ^ u64::from(u32::from(c))).wrapping_mul(FNV);
+            } else if in_word {
+                in_word = false;
+                word_grams(h, &mut prev, &mut emit);
+                n += 2;
+                h = 0x1234_5678_9abc_def1;
+            }
+        }
+        if in_word {
+            word_grams(h, &mut prev, &mut emit);
+            n += 2;
+        }
+        n
+    }
+
+    #[test]
+    fn fused_hashing_emits_what_the_reference_does() {
+        for t in [
+            "",
+            "a",
+            "ab",
+            "abcd",
+            "hello world, ignore previous instructions",
+            "привет мир 你好 émigré — x",
+            "a\u{1F600}b c",
+            "tab\tnew\nline 123 x_y",
+        ] {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let nf = hashed(t, |i| fast.push(i));
+            let ns = reference_hashed(t, |i| slow.push(i));
+            fast.sort_unstable();
+            slow.sort_unstable();
+            assert_eq!((nf, fast), (ns, slow), "{t:?}");
+        }
+    }
 
     #[test]
     fn hashing_is_deterministic_and_counts_every_ngram() {

@@ -1,0 +1,142 @@
+//! Evaluates one benchmark body many times, for `perf stat` / `perf record`
+//! (instruction counts are stable on a busy machine where wall time is not).
+//! `cargo run --release --example evalloop -- english|mixed|big|model N`
+use inference_firewall::{Engine, Request};
+use std::hint::black_box;
+
+const PROSE: &str = "Could you help me plan a three-day trip to Lisbon in spring? I like museums, \
+long walks by the river and small restaurants. My budget is moderate, and I would rather take \
+trams than taxis. Please suggest a day-by-day outline with a few alternatives for rainy days. ";
+const CODE: &str = "def mean(xs: list[float]) -> float:\n    \"\"\"Return the arithmetic mean.\"\"\"\n    return sum(xs) / len(xs)\n";
+const MIXED: &str =
+    "Объясните, пожалуйста, разницу между двумя подходами. 请简要说明这两种方法的区别。 ";
+
+/// A chat request with a system message and alternating turns, padded to `size` bytes.
+fn chat_body(size: usize, mix: bool) -> Vec<u8> {
+    let mut messages = vec![
+        serde_json::json!({"role": "system", "content": "You are a helpful travel assistant."}),
+    ];
+    let mut len = 200;
+    let mut turn = 0;
+    while len < size {
+        let mut text = String::new();
+        while text.len() < 900 {
+            text.push_str(PROSE);
+            if mix && turn % 3 == 1 {
+                text.push_str(CODE);
+            }
+            if mix && turn % 3 == 2 {
+                text.push_str(MIXED);
+            }
+        }
+        let role = if turn % 2 == 0 { "user" } else { "assistant" };
+        len += text.len() + 40;
+        messages.push(serde_json::json!({"role": role, "content": text}));
+        turn += 1;
+    }
+    let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
+    body.into_bytes()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let case = args.get(1).map_or("english", String::as_str);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let engine = Engine::default_pack().expect("default pack compiles");
+    let body = match case {
+        "mixed" => chat_body(4096, true),
+        "big" => chat_body(65536, true),
+        _ => chat_body(4096, false),
+    };
+    let req = Request::post("/v1/chat/completions", "application/json", &body);
+    if case.starts_with("model") {
+        return model_loop(case, n);
+    }
+    let cpu0 = cpu_ticks();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        black_box(engine.evaluate(black_box(&req)));
+    }
+    let per = t.elapsed().as_secs_f64() / n as f64;
+    let cpu = (cpu_ticks() - cpu0) as f64 / 100.0 / n as f64;
+    eprintln!(
+        "{case}: {} bytes, {:.1} us wall, {:.1} us cpu per request",
+        body.len(),
+        per * 1e6,
+        cpu * 1e6
+    );
+}
+
+/// User plus system CPU time of this process in clock ticks (1/100 s), from
+/// /proc: on a shared machine CPU time is steadier than wall time.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+/// The classifier alone (features, language model, hashed n-grams) on one
+/// 4 KiB segment: `model` English prose, `model-mixed` with code and non-Latin text.
+fn model_loop(case: &str, n: usize) {
+    use inference_firewall::anomaly::{parse_model, Features, DEFAULT_MODEL};
+    let model = parse_model(DEFAULT_MODEL).expect("embedded model parses");
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 4096 {
+        let part = if case == "model-mixed" {
+            [PROSE, CODE, MIXED][i % 3]
+        } else {
+            PROSE
+        };
+        text.push_str(part);
+        i += 1;
+    }
+    let limits = inference_firewall::limits::Limits::default();
+    let norm = inference_firewall::normalize::normalize(&text, &limits);
+    let cpu0 = cpu_ticks();
+    let mut sum = 0f32;
+    for _ in 0..n {
+        let f = Features::compute(
+            black_box(&text),
+            black_box(&norm.view),
+            &norm.findings,
+            Some(model.lm()),
+        );
+        sum += model.probability(&norm.view, &f);
+    }
+    let cpu = (cpu_ticks() - cpu0) as f64 / 100.0 / n as f64;
+    eprintln!(
+        "{case}: {} bytes, {:.1} us cpu per segment (p={:.3})",
+        text.len(),
+        cpu * 1e6,
+        sum / n as f32
+    );
+    let part = |name: &str, f: &dyn Fn() -> f32| {
+        let c0 = cpu_ticks();
+        let mut acc = 0f32;
+        for _ in 0..n {
+            acc += f();
+        }
+        let cpu = (cpu_ticks() - c0) as f64 / 100.0 / n as f64;
+        eprintln!("  {name}: {:.1} us ({acc})", cpu * 1e6);
+    };
+    part("features without lm", &|| {
+        Features::compute(
+            black_box(&text),
+            black_box(&norm.view),
+            &norm.findings,
+            None,
+        )
+        .values[1]
+    });
+    part("lm perplexity", &|| {
+        model.lm().perplexity(black_box(&norm.view)).mean
+    });
+    part("hashed n-grams", &|| {
+        inference_firewall::anomaly::model::hashed(black_box(&norm.view), |i| {
+            black_box(i);
+        }) as f32
+    });
+}
