@@ -39,10 +39,23 @@ fn chat_body(size: usize, mix: bool) -> Vec<u8> {
         messages.push(serde_json::json!({"role": role, "content": text}));
         turn += 1;
     }
-    let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
-    let mut bytes = body.into_bytes();
-    bytes.truncate(bytes.len()); // exact size is reported by the throughput line
-    bytes
+    // Trim the last message so the body is exactly `size` bytes (or just under,
+    // when a multi-byte character straddles the edge).
+    loop {
+        let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
+        let over = body.len().saturating_sub(size);
+        let last = messages
+            .last_mut()
+            .and_then(|m| m.get_mut("content"))
+            .and_then(|c| c.as_str().map(str::to_owned).zip(Some(c)));
+        match (over, last) {
+            (0, _) | (_, None) => return body.into_bytes(),
+            (over, Some((text, slot))) => {
+                let keep = text.chars().count().saturating_sub(over.max(1));
+                *slot = serde_json::Value::String(text.chars().take(keep).collect());
+            }
+        }
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -75,8 +88,8 @@ fn bench(c: &mut Criterion) {
 /// language model) and the hashed logistic regression, on a view normalized
 /// beforehand. The floor: <= 30 us.
 fn bench_model(c: &mut Criterion) {
-    use inference_firewall::anomaly::{parse_model, Features, DEFAULT_MODEL};
-    let Ok(model) = parse_model(DEFAULT_MODEL) else {
+    use inference_firewall::anomaly::{default_model, Features};
+    let Ok(model) = default_model() else {
         return; // no trained model embedded yet
     };
     let mut text = String::new();

@@ -34,8 +34,23 @@ fn chat_body(size: usize, mix: bool) -> Vec<u8> {
         messages.push(serde_json::json!({"role": role, "content": text}));
         turn += 1;
     }
-    let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
-    body.into_bytes()
+    // Trim the last message so the body is exactly `size` bytes (or just under,
+    // when a multi-byte character straddles the edge).
+    loop {
+        let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
+        let over = body.len().saturating_sub(size);
+        let last = messages
+            .last_mut()
+            .and_then(|m| m.get_mut("content"))
+            .and_then(|c| c.as_str().map(str::to_owned).zip(Some(c)));
+        match (over, last) {
+            (0, _) | (_, None) => return body.into_bytes(),
+            (over, Some((text, slot))) => {
+                let keep = text.chars().count().saturating_sub(over.max(1));
+                *slot = serde_json::Value::String(text.chars().take(keep).collect());
+            }
+        }
+    }
 }
 
 fn main() {
@@ -80,8 +95,8 @@ fn cpu_ticks() -> u64 {
 /// The classifier alone (features, language model, hashed n-grams) on one
 /// 4 KiB segment: `model` English prose, `model-mixed` with code and non-Latin text.
 fn model_loop(case: &str, n: usize) {
-    use inference_firewall::anomaly::{parse_model, Features, DEFAULT_MODEL};
-    let model = parse_model(DEFAULT_MODEL).expect("embedded model parses");
+    use inference_firewall::anomaly::{default_model, Features};
+    let model = default_model().expect("embedded model parses");
     let mut text = String::new();
     let mut i = 0;
     while text.len() < 4096 {

@@ -230,6 +230,23 @@ impl Model {
         })
     }
 
+    /// Compiles a spec whose three tables come as raw bytes instead of base64
+    /// (the embedded default model, see `build.rs`): `tables` holds the
+    /// 2^[`BUCKET_BITS`] weights, then the language model's trigram and bigram tables.
+    pub fn from_spec_and_tables(spec: &ModelSpec, tables: &[u8]) -> Result<Model, String> {
+        let (weights, lm) = tables
+            .split_at_checked(1 << BUCKET_BITS)
+            .ok_or("the model's tables are shorter than its weights")?;
+        let mut spec = spec.clone();
+        spec.weights_b64 = b64_encode(weights);
+        let (tri, bi) = lm
+            .split_at_checked(1 << super::lm::TRI_BITS)
+            .ok_or("the model's tables are shorter than its trigram table")?;
+        spec.lm.tri_b64 = b64_encode(tri);
+        spec.lm.bi_b64 = b64_encode(bi);
+        Model::from_spec(&spec)
+    }
+
     /// Builds a model from trained float parameters, quantizing the hashed
     /// weights to `i8` (clipped at the 99.9th percentile of their magnitude).
     pub fn quantize(

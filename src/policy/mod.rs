@@ -1009,14 +1009,12 @@ fn compile_anomaly(
         if let Some(m) = &default_model {
             return Ok(m.clone());
         }
-        let m = Arc::new(
-            crate::anomaly::parse_model(crate::anomaly::DEFAULT_MODEL).map_err(|e| {
-                at(
-                    p,
-                    format!("the embedded model (filters/anomaly/model.json) does not load: {e}"),
-                )
-            })?,
-        );
+        let m = Arc::new(crate::anomaly::default_model().map_err(|e| {
+            at(
+                p,
+                format!("the embedded model (filters/anomaly/model.json) does not load: {e}"),
+            )
+        })?);
         default_model = Some(m.clone());
         Ok(m)
     };

@@ -30,14 +30,17 @@ struct Record {
 
 pub fn run(args: Args) -> Result<u8, Fatal> {
     let name = args.corpus.display().to_string();
-    let model_text = match &args.model {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?,
-        None => inference_firewall::anomaly::DEFAULT_MODEL.to_string(),
+    let model = match &args.model {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?;
+            let spec: ModelSpec =
+                serde_json::from_str(&text).map_err(|e| Fatal(format!("model: {e}")))?;
+            Model::from_spec(&spec).map_err(|e| Fatal(format!("model: {e}")))?
+        }
+        None => inference_firewall::anomaly::default_model()
+            .map_err(|e| Fatal(format!("model: {e}")))?,
     };
-    let spec: ModelSpec =
-        serde_json::from_str(&model_text).map_err(|e| Fatal(format!("model: {e}")))?;
-    let model = Model::from_spec(&spec).map_err(|e| Fatal(format!("model: {e}")))?;
     let text = std::fs::read_to_string(&args.corpus)
         .map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
     let limits = Limits::default();
