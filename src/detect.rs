@@ -833,6 +833,45 @@ mod tests {
     }
 
     #[test]
+    fn a_regex_without_literals_is_named_and_still_matches() {
+        let m = Matcher::build(
+            &[
+                Some(Pattern::Regex(r"\d{3}\s\d{4}".into())),
+                Some(Pattern::Regex(r"ignore\s+\w+".into())),
+            ],
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(m.unfiltered_rules().collect::<Vec<_>>(), vec![0]);
+        let hits = scan(&m, &[view("call 555 1234", 0)]);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].rule, 0);
+    }
+
+    #[test]
+    fn many_start_candidates_fall_back_to_one_linear_search_and_still_match() {
+        // Hundreds of `ignore` that do not match, then one that does: past
+        // MAX_ANCHORED anchored tries the arm searches the rest unanchored.
+        let m = Matcher::build(
+            &[Some(Pattern::Regex(
+                r"\bignore\s+previous\s+instructions\b".into(),
+            ))],
+            1 << 20,
+        )
+        .unwrap();
+        let mut text = "ignore this. ".repeat(300);
+        text.push_str("now ignore previous instructions");
+        let hits = scan(&m, &[view(&text, 0)]);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            &text[hits[0].span.0..hits[0].span.1],
+            "ignore previous instructions"
+        );
+        let miss = "ignore this. ".repeat(300) + "previous instructions";
+        assert!(scan(&m, &[view(&miss, 0)]).is_empty());
+    }
+
+    #[test]
     fn word_boundary_is_rewritten_to_ascii() {
         assert_eq!(ascii_word_boundaries(r"\bdan\b"), r"(?-u:\b)dan(?-u:\b)");
         assert_eq!(ascii_word_boundaries(r"a\\b"), r"a\\b");

@@ -14,8 +14,10 @@
 //! 2. [`normalize`] builds a detection view of each segment: NFKC, case folding,
 //!    invisible characters removed (and counted), confusables folded to Latin,
 //!    spaced-out letters joined, hidden payloads decoded.
-//! 3. [`detect`] runs every rule of the policy over all views in one pass
-//!    (a `RegexSet` and an Aho-Corasick automaton) and the engine's detectors.
+//! 3. [`detect`] runs every rule of the policy over all views: one
+//!    Aho-Corasick pass finds the phrases and the literals each regex needs,
+//!    then only the regexes whose literals appeared run; plus the engine's
+//!    detectors and the anomaly scoring ([`anomaly`]).
 //! 4. [`score`] sums the weights of fired rules (each rule once per request)
 //!    and compares the total with the policy's thresholds.
 //! 5. [`engine`] ties the stages together and returns the [`Verdict`].

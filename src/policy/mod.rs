@@ -663,6 +663,19 @@ impl Policy {
         (f64::from(score) * w).round() as u32
     }
 
+    /// Ids of the regex rules that have a branch with no literal to wait
+    /// for, so that branch runs on every request (see [`crate::detect`]).
+    /// `infw check` names them: they are where a pack's time goes.
+    pub fn unfiltered_rules(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .matcher
+            .unfiltered_rules()
+            .filter_map(|i| self.rules.get(i).map(|r| r.id.as_str()))
+            .collect();
+        ids.dedup();
+        ids
+    }
+
     /// Runs every rule's examples; returns those that failed.
     pub fn check_examples(&self) -> Vec<ExampleFailure> {
         let mut failures = Vec::new();

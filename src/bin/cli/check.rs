@@ -52,6 +52,14 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 f.rule_id, f.pointer, f.text
             );
         }
+        let unfiltered = policy.unfiltered_rules();
+        if !unfiltered.is_empty() && !args.quiet {
+            println!(
+                "{name}: note: {} rule(s) have a regex branch without a literal of 3+ letters to wait for, so it runs on every request: {}",
+                unfiltered.len(),
+                unfiltered.join(", ")
+            );
+        }
         if failures.is_empty() {
             if !args.quiet {
                 println!(
