@@ -1,6 +1,6 @@
 //! Evaluates one benchmark body many times, for `perf stat` / `perf record`
 //! (instruction counts are stable on a busy machine where wall time is not).
-//! `cargo run --release --example evalloop -- english|mixed|big|model N`
+//! `cargo run --release --example evalloop -- english|mixed|big|model|model-mixed|BODY.json N`
 use inference_firewall::{Engine, Request};
 use std::hint::black_box;
 
@@ -61,6 +61,7 @@ fn main() {
     let body = match case {
         "mixed" => chat_body(4096, true),
         "big" => chat_body(65536, true),
+        path if path.ends_with(".json") => std::fs::read(path).expect("a readable body file"),
         _ => chat_body(4096, false),
     };
     let req = Request::post("/v1/chat/completions", "application/json", &body);

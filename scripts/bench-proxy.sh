@@ -97,10 +97,17 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# run PORT BODY SECONDS -> "requests seconds p50_us p99_us errors"
+# run PORT BODY SECONDS [CONNECTIONS] -> "requests seconds p50_us p99_us errors"
 run() {
-  BENCH_BODY="$2" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${3}s" --latency -s "$work/post.lua" \
+  BENCH_BODY="$2" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"${3}s" --latency -s "$work/post.lua" \
     "http://127.0.0.1:$1/v1/chat/completions" | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
+}
+
+# The firewall's own evaluation time inside V8, from its histogram: the P50
+# and P99 of the last stats interval (the single-connection run just before).
+eval_us() {
+  curl -s "127.0.0.1:$ADMIN/stats?filter=inference_firewall_eval_us" |
+    sed -n 's/.*P50(\([0-9.]*\),.*P99(\([0-9.]*\),.*/\1 \2/p' | head -1
 }
 
 printf '\nEnvoy %s, %s worker(s); wrk %s thread(s), %s connections, %ss per case after %ss of warm-up\n\n' \
@@ -130,7 +137,17 @@ for kib in $SIZES; do
     [ "$errors" = 0 ] || failed=1
   done
   awk -v a="${rps[10000]}" -v b="${rps[10001]}" -v x="${p50[10000]}" -v y="${p50[10001]}" -v k="$kib" \
-    'BEGIN { printf "%-7s firewall/plain throughput %.2f, added p50 %+.3f ms\n\n", k "KiB", (b > 0 ? a / b : 0), x - y }'
-  unset rps p50 p99
+    'BEGIN { printf "%-7s firewall/plain throughput %.2f, added p50 %+.3f ms (saturated: includes queueing)\n", k "KiB", (b > 0 ? a / b : 0), x - y }'
+  # Latency without queueing: one connection, one request at a time.
+  declare -A q50
+  for port in 10001 10000; do
+    read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION" 1)
+    q50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
+    [ "$errors" = 0 ] || failed=1
+  done
+  read -r e50 e99 < <(eval_us) || true
+  awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v k="$kib" -v e50="${e50:-?}" -v e99="${e99:-?}" \
+    'BEGIN { printf "%-7s one connection: p50 plain %.3f ms, firewall %.3f ms, added %+.3f ms; engine in V8 p50 %s us, p99 %s us\n\n", k "KiB", y, x, x - y, e50, e99 }'
+  unset rps p50 p99 q50
 done
 [ "$failed" = 0 ] || { echo 'bench-proxy: some requests failed (see errors)' >&2; exit 1; }

@@ -130,6 +130,8 @@ struct RegexRule {
     /// Literals every match starts with, when few and none tiny: the regex
     /// then runs anchored at their occurrences only.
     starts: Option<AhoCorasick>,
+    /// Whether every match begins at an ASCII word boundary (`\b` first).
+    word_start: bool,
     /// The literals it needs seen before it runs.
     need: Need,
 }
@@ -312,17 +314,22 @@ const MAX_START_LEN: usize = 128;
 const MAX_START_LITERALS: usize = 64;
 
 /// An automaton of the literals every match of `hir` starts with, if they
-/// are known, at most [`MAX_START_LITERALS`], and each at least two bytes
-/// (one letter would make a candidate of most words).
-fn start_literals(hir: &Hir) -> Option<AhoCorasick> {
+/// are known, at most [`MAX_START_LITERALS`], and none a single letter or
+/// digit (that would make a candidate of most words; a single punctuation
+/// mark such as an opening quote is fine), unless matches start at a word
+/// boundary (`word_start`): then only letters at the start of a word count.
+fn start_literals(hir: &Hir, word_start: bool) -> Option<AhoCorasick> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty()
         || lits.len() > MAX_START_LITERALS
-        || lits
-            .iter()
-            .any(|l| l.as_bytes().len() < 2 || l.as_bytes().len() > MAX_START_LEN)
+        || lits.iter().any(|l| {
+            let b = l.as_bytes();
+            b.len() > MAX_START_LEN
+                || b.is_empty()
+                || (b.len() < 2 && b[0].is_ascii_alphanumeric() && !word_start)
+        })
     {
         return None;
     }
@@ -330,6 +337,29 @@ fn start_literals(hir: &Hir) -> Option<AhoCorasick> {
         .match_kind(MatchKind::LeftmostFirst)
         .build(lits.iter().map(|l| l.as_bytes()))
         .ok()
+}
+
+/// Whether every match of `hir` begins at an ASCII word boundary: it starts
+/// with `\b` (after [`ascii_word_boundaries`]), as most rules do.
+fn starts_at_word_boundary(hir: &Hir) -> bool {
+    use regex_syntax::hir::Look;
+    match hir.kind() {
+        HirKind::Look(l) => matches!(
+            l,
+            Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii
+        ),
+        HirKind::Concat(parts) => parts.first().is_some_and(starts_at_word_boundary),
+        HirKind::Capture(c) => starts_at_word_boundary(&c.sub),
+        _ => false,
+    }
+}
+
+/// Whether a match starting at `i` would begin inside an ASCII word (the
+/// byte there and the byte before it are both word characters), so that a
+/// regex that starts with `\b` cannot match there.
+fn inside_word(hay: &[u8], i: usize) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    hay.get(i).is_some_and(word) && i.checked_sub(1).and_then(|j| hay.get(j)).is_some_and(word)
 }
 
 /// Gives every literal of `req` an automaton pattern id.
@@ -480,7 +510,8 @@ impl Matcher {
                         regexes.push(RegexRule {
                             rule,
                             regex,
-                            starts: start_literals(&arm),
+                            starts: start_literals(&arm, starts_at_word_boundary(&arm)),
+                            word_start: starts_at_word_boundary(&arm),
                             need,
                         });
                     }
@@ -719,6 +750,10 @@ impl RegexRule {
         let mut at = 0;
         let mut tried = 0usize;
         while let Some(m) = starts.find(aho_corasick::Input::new(hay).range(at..)) {
+            if self.word_start && inside_word(hay.as_bytes(), m.start()) {
+                at = m.start() + 1;
+                continue;
+            }
             if tried == MAX_ANCHORED {
                 // Every match not yet found starts at or after this one.
                 return self.unanchored(hay, m.start(), hit_at);
