@@ -407,7 +407,7 @@ impl Engine {
                 (None, None) => continue,
             };
             let f = Features::compute(&seg.text, &n.view, &n.findings, Some(lm));
-            if let Some(c) = classifier {
+            if let Some(c) = classifier.filter(|c| c.scores(&n.view)) {
                 let prob = c.model.probability(&n.view, &f);
                 if best.map_or(true, |(b, _)| prob > b) {
                     best = Some((prob, i));

@@ -99,8 +99,22 @@ fn sigmoid(x: f32) -> f32 {
 
 /// Trains on `data[i]` for `i` in `train`, labels `attack[i]`.
 pub fn fit(data: &[Prepared], attack: &[bool], train: &[usize], opts: &Options) -> Model {
+    fit_with_lm(data, attack, train, train, opts)
+}
+
+/// As [`fit`], with the language model fitted on the benign texts among
+/// `lm_train` only (`infw train` leaves its augmented copies out of it, so
+/// the perplexity features and the `lm_window_max` profile keep measuring
+/// ordinary text).
+pub fn fit_with_lm(
+    data: &[Prepared],
+    attack: &[bool],
+    train: &[usize],
+    lm_train: &[usize],
+    opts: &Options,
+) -> Model {
     let lm = CharLm::train(
-        train
+        lm_train
             .iter()
             .filter(|&&i| !attack[i])
             .map(|&i| data[i].view.as_str()),

@@ -155,9 +155,26 @@ pub struct Classifier {
     pub thresholds: Vec<(f32, u32)>,
     pub category: String,
     pub roles: Vec<Role>,
+    /// Segments with fewer characters in their normalized view are not scored.
+    pub min_chars: usize,
 }
 
+/// `classifier.min_chars` when a rule file leaves it out: shorter texts
+/// ("Hello!", "Thanks.") carry too few n-grams for the model's probability to
+/// be evidence, and the rules still read them.
+pub const DEFAULT_CLASSIFIER_MIN_CHARS: u32 = 24;
+
+/// The largest `classifier.min_chars` accepted.
+pub const MAX_CLASSIFIER_MIN_CHARS: u32 = 4096;
+
 impl Classifier {
+    /// Whether a segment's normalized view is long enough to be scored.
+    pub fn scores(&self, view: &str) -> bool {
+        self.min_chars == 0
+            || view.len() >= 4 * self.min_chars
+            || view.chars().take(self.min_chars).count() >= self.min_chars
+    }
+
     /// Points for a probability: the score of the highest threshold reached.
     pub fn points(&self, p: f32) -> u32 {
         self.thresholds
@@ -1087,7 +1104,17 @@ fn compile_anomaly(
                 ));
             }
             thresholds.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let min_chars = spec.min_chars.unwrap_or(DEFAULT_CLASSIFIER_MIN_CHARS);
+            if min_chars > MAX_CLASSIFIER_MIN_CHARS {
+                return Err(at(
+                    "/classifier/min_chars",
+                    format!(
+                        "{min_chars} is more than {MAX_CLASSIFIER_MIN_CHARS}: give the number of characters (of the normalized view) a segment needs before the classifier scores it, 0 for every segment"
+                    ),
+                ));
+            }
             Some(Classifier {
+                min_chars: min_chars as usize,
                 name,
                 model,
                 thresholds,
@@ -1165,6 +1192,10 @@ mod anomaly_section_tests {
         .unwrap();
         let c = p.classifier.as_ref().unwrap();
         assert_eq!((c.points(0.4), c.points(0.5), c.points(0.95)), (0, 2, 5));
+        assert_eq!(c.min_chars, DEFAULT_CLASSIFIER_MIN_CHARS as usize);
+        assert!(!c.scores("Hello!"));
+        assert!(!c.scores("\u{1d407}\u{1d41e}\u{1d425}\u{1d425}\u{1d428}"));
+        assert!(c.scores("What is the capital of France, and why?"));
         assert_eq!(c.roles, crate::anomaly::DEFAULT_ROLES.to_vec());
         let a = p.anomaly.as_ref().unwrap();
         assert_eq!(a.checks.len(), 2);
@@ -1185,6 +1216,10 @@ mod anomaly_section_tests {
             (
                 r#""classifier": {"model": "default", "thresholds": []}"#,
                 "/classifier/thresholds",
+            ),
+            (
+                r#""classifier": {"model": "default", "min_chars": 5000, "thresholds": [{"at": 0.5, "score": 5}]}"#,
+                "/classifier/min_chars",
             ),
             (
                 r#""anomaly": {"features": {"nope": {"above_z": 3, "score": 1}}}"#,

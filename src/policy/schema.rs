@@ -65,6 +65,11 @@ pub struct ClassifierSpec {
     /// (not operator-written `system`/`developer` text, nor `assistant` history).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Segments whose normalized view holds fewer characters than this are
+    /// not scored by the classifier: too little text to be evidence (default
+    /// [`crate::policy::DEFAULT_CLASSIFIER_MIN_CHARS`]; 0 scores every segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_chars: Option<u32>,
 }
 
 /// One step of a classifier's scale.

@@ -1,5 +1,6 @@
 //! Argument parsing and the subcommands of `infw`.
 
+mod augment;
 mod baseline;
 mod check;
 mod eval;

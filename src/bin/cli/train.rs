@@ -8,8 +8,8 @@
 //! evaluated on the held-out fold, so the pack's figures are cross-validated
 //! for the model too (the rules themselves were tuned on the whole corpus).
 
-use super::{chat_request, plot, Fatal};
-use inference_firewall::anomaly::train::{fit, folds, predict, Options, Prepared};
+use super::{augment, chat_request, plot, Fatal};
+use inference_firewall::anomaly::train::{fit_with_lm, folds, predict, Options, Prepared, Rng};
 use inference_firewall::limits::Limits;
 use inference_firewall::policy::RuleFile;
 use inference_firewall::{Action, Engine, Policy, Request};
@@ -44,6 +44,16 @@ pub struct Args {
     /// Minimum number of training texts a hashed n-gram must occur in to get a weight.
     #[arg(long, default_value_t = 3)]
     min_df: u32,
+    /// Form augmentation: copies per training text, each in one form picked
+    /// at random (fullwidth, look-alikes, invisible characters, spelled out,
+    /// leetspeak, encoded inside the text...), for attacks and benign texts
+    /// alike; a fraction is a chance (0.5: half the texts get one copy); 0: none.
+    /// Held-out folds are never augmented. The shipped model uses 0 (see the README).
+    #[arg(long, default_value_t = 0.0)]
+    augment: f64,
+    /// The forms --augment draws from, comma-separated (default: all of them).
+    #[arg(long, value_delimiter = ',')]
+    augment_forms: Vec<String>,
     /// Also cross-validate the whole rule pack with each fold's model.
     #[arg(long)]
     cv_pack: bool,
@@ -195,9 +205,54 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         .iter()
         .map(|r| Prepared::new(&r.text, &limits))
         .collect();
+    if !(0.0..=8.0).contains(&args.augment) {
+        return Err(Fatal("--augment: give a share from 0 to 8".into()));
+    }
+    // Augmented copies go after the corpus texts; `source[j]` is the corpus
+    // text copy `n + j` was made from, so a fold leaves out its copies too.
+    let n = data.len();
+    let mut rng = Rng::new(args.seed ^ 0xA06);
+    let mut source = Vec::new();
+    let mut data = data;
+    let mut attack = attack;
+    let mut per_form = vec![0usize; augment::FORMS.len()];
+    let mut forms: Vec<usize> = Vec::new();
+    for f in &args.augment_forms {
+        let Some(i) = augment::FORMS.iter().position(|k| k == f) else {
+            return Err(Fatal(format!(
+                "--augment-forms: unknown form {f:?}; the forms are {}",
+                augment::FORMS.join(", ")
+            )));
+        };
+        forms.push(i);
+    }
+    if forms.is_empty() {
+        forms = (0..augment::FORMS.len()).collect();
+    }
+    for (i, r) in records.iter().enumerate() {
+        let whole = args.augment.floor() as usize;
+        let frac = args.augment - args.augment.floor();
+        let copies = whole
+            + usize::from(
+                (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= frac && frac > 0.0,
+            );
+        for _ in 0..copies {
+            for _ in 0..4 {
+                let form = forms[(rng.next_u64() % forms.len() as u64) as usize];
+                if let Some(t) = augment::apply(&r.text, form, attack[i], &mut rng) {
+                    data.push(Prepared::new(&t, &limits));
+                    attack.push(attack[i]);
+                    source.push(i);
+                    per_form[form] += 1;
+                    break;
+                }
+            }
+        }
+    }
+    let origin = |j: usize| if j < n { j } else { source[j - n] };
     eprintln!(
-        "infw train: {} texts prepared in {:.1}s",
-        data.len(),
+        "infw train: {n} texts and {} augmented copies prepared in {:.1}s",
+        data.len() - n,
         t0.elapsed().as_secs_f64()
     );
     let opts = Options {
@@ -216,17 +271,20 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     let mut meta = serde_json::json!({
         "corpus": name, "examples": data.len(), "seed": args.seed, "epochs": opts.epochs,
         "learning_rate": opts.learning_rate, "l2": opts.l2, "min_df": opts.min_df, "folds": args.folds,
+        "augment": args.augment,
+        "augmented": augment::FORMS.iter().zip(&per_form).map(|(f, k)| (f.to_string(), serde_json::json!(k))).collect::<serde_json::Map<_, _>>(),
     });
-    let mut model_oof = vec![0f64; data.len()];
-    let mut pack_oof = vec![0f64; data.len()];
-    let mut pack_blocked = vec![false; data.len()];
+    let mut model_oof = vec![0f64; n];
+    let mut pack_oof = vec![0f64; n];
+    let mut pack_blocked = vec![false; n];
     if args.folds >= 2 {
-        let fold = folds(&attack, args.folds, args.seed);
+        let fold = folds(&attack[..n], args.folds, args.seed);
         for f in 0..args.folds {
             let t = Instant::now();
-            let train: Vec<usize> = (0..data.len()).filter(|&i| fold[i] != f).collect();
-            let model = fit(&data, &attack, &train, &opts);
-            let test: Vec<usize> = (0..data.len()).filter(|&i| fold[i] == f).collect();
+            let train: Vec<usize> = (0..data.len()).filter(|&i| fold[origin(i)] != f).collect();
+            let lm_train: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+            let model = fit_with_lm(&data, &attack, &train, &lm_train, &opts);
+            let test: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
             for &i in &test {
                 model_oof[i] = f64::from(predict(&model, &data[i]));
             }
@@ -257,8 +315,9 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 t.elapsed().as_secs_f64()
             );
         }
+        let attack = &attack[..n];
         let m = Scores {
-            attack: &attack,
+            attack,
             category: &category,
             sub: &sub,
             score: model_oof.clone(),
@@ -277,7 +336,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             .collect::<Vec<_>>());
         if args.cv_pack {
             let p = Scores {
-                attack: &attack,
+                attack,
                 category: &category,
                 sub: &sub,
                 score: pack_oof.clone(),
@@ -287,7 +346,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 args.folds
             ));
             let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-            for i in 0..data.len() {
+            for i in 0..n {
                 let key = if attack[i] {
                     category[i].as_str()
                 } else {
@@ -303,11 +362,11 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             }
         }
         if let Some(path) = &args.plot {
-            let att: Vec<f64> = (0..data.len())
+            let att: Vec<f64> = (0..n)
                 .filter(|&i| attack[i])
                 .map(|i| model_oof[i])
                 .collect();
-            let ben: Vec<f64> = (0..data.len())
+            let ben: Vec<f64> = (0..n)
                 .filter(|&i| !attack[i])
                 .map(|i| model_oof[i])
                 .collect();
@@ -330,13 +389,14 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     if let Some(out) = &args.out {
         let t = Instant::now();
         let all: Vec<usize> = (0..data.len()).collect();
-        let model = fit(&data, &attack, &all, &opts);
+        let originals: Vec<usize> = (0..n).collect();
+        let model = fit_with_lm(&data, &attack, &all, &originals, &opts);
         let spec = model.to_spec(meta);
         let json = serde_json::to_string(&spec)?;
         std::fs::write(out, json + "\n")
             .map_err(|e| Fatal(format!("{}: cannot write: {e}", out.display())))?;
         eprintln!(
-            "infw train: final model on {} texts in {:.1}s -> {}",
+            "infw train: final model on {} texts ({n} of the corpus) in {:.1}s -> {}",
             data.len(),
             t.elapsed().as_secs_f64(),
             out.display()
