@@ -58,6 +58,30 @@ fn chat_body(size: usize, mix: bool) -> Vec<u8> {
     }
 }
 
+/// One user message of the pack's `no_match` examples, repeated up to `size` bytes.
+fn near_miss_body(size: usize) -> Vec<u8> {
+    let pack: serde_json::Value =
+        serde_json::from_str(include_str!("../filters/default.json")).expect("pack is JSON");
+    let examples: Vec<&str> = pack["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["examples"]["no_match"].as_array().into_iter().flatten())
+        .filter_map(|e| e.as_str())
+        .collect();
+    let mut text = String::new();
+    for e in examples.iter().cycle().take(100_000) {
+        if text.len() + e.len() + 80 > size {
+            break;
+        }
+        text.push_str(e);
+        text.push_str(". ");
+    }
+    serde_json::json!({"model": "bench", "messages": [{"role": "user", "content": text}]})
+        .to_string()
+        .into_bytes()
+}
+
 fn bench(c: &mut Criterion) {
     let engine = Engine::default_pack().expect("default pack compiles");
     let mut group = c.benchmark_group("evaluate");
@@ -73,6 +97,18 @@ fn bench(c: &mut Criterion) {
             "benchmark body must be benign: {}",
             engine.evaluate(&req)
         );
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &req, |b, req| {
+            b.iter(|| black_box(engine.evaluate(black_box(req))))
+        });
+    }
+    // The worst case we know for the matcher: text made only of the rules'
+    // own near misses (every `no_match` example of the pack), so that nearly
+    // every rule's literals appear and its regex must run. Whatever the block
+    // decision, the time must stay linear in the size.
+    for (name, size) in [("4KiB-near-misses", 4096), ("64KiB-near-misses", 65536)] {
+        let body = near_miss_body(size);
+        let req = Request::post("/v1/chat/completions", "application/json", &body);
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &req, |b, req| {
             b.iter(|| black_box(engine.evaluate(black_box(req))))

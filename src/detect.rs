@@ -144,6 +144,10 @@ pub struct Matcher {
     rule_regex: Vec<Option<(usize, usize)>>,
     /// Arms that need nothing: they run on every request.
     always: Vec<usize>,
+    /// The arms in multi-pattern regexes of [`SET_CHUNK`] (arm `i` is pattern
+    /// `i % SET_CHUNK` of set `i / SET_CHUNK`), for requests where more than
+    /// [`MANY_ARMS`] arms are ready to run.
+    sets: Vec<meta::Regex>,
     /// Every phrase and needed literal, in one or two automata (see `build`).
     automata: Vec<Automaton>,
     /// Automaton pattern id -> what it stands for.
@@ -267,6 +271,12 @@ fn class_literals(class: &regex_syntax::hir::Class) -> Option<Vec<Vec<u8>>> {
     }
     Some(out)
 }
+
+/// Arms per multi-pattern set (one set of many windowed patterns thrashes
+/// the lazy DFA's cache; eight stay fast).
+const SET_CHUNK: usize = 8;
+/// Arms ready to run past which the sets decide which of them match.
+const MANY_ARMS: usize = 16;
 
 /// Most arms a regex is split into (one per branch of a top-level alternation).
 const MAX_ARMS: usize = 64;
@@ -436,6 +446,7 @@ impl Matcher {
         max_regex_bytes: usize,
     ) -> Result<Matcher, PatternError> {
         let mut regexes = Vec::new();
+        let mut arm_hirs: Vec<Hir> = Vec::new();
         let mut rule_regex = vec![None; patterns.len()];
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut literals: Vec<Literal> = Vec::new();
@@ -472,6 +483,7 @@ impl Matcher {
                     // its own need and start literals: one vague branch then
                     // does not make the whole rule run on every request.
                     let arms = arms(&hir);
+                    arm_hirs.extend(arms.iter().cloned());
                     let first = regexes.len();
                     let mut size = 0usize;
                     for arm in arms {
@@ -561,6 +573,25 @@ impl Matcher {
                 })?;
             automata.push(Automaton { ac, ids, wide });
         }
+        // The arms again, SET_CHUNK to a multi-pattern regex: for text where
+        // most arms' literals appear (crafted to), a few passes say which arms
+        // match at all, instead of one search per arm.
+        let mut sets = Vec::new();
+        for (k, chunk) in arm_hirs.chunks(SET_CHUNK).enumerate() {
+            let set = meta::Builder::new()
+                .configure(
+                    meta::Config::new()
+                        .match_kind(regex_automata::MatchKind::All)
+                        .nfa_size_limit(Some(max_regex_bytes.saturating_mul(chunk.len())))
+                        .hybrid_cache_capacity(max_regex_bytes.saturating_mul(2)),
+                )
+                .build_many_from_hir(chunk)
+                .map_err(|e| PatternError {
+                    rule: regexes.get(k * SET_CHUNK).map_or(0, |r| r.rule),
+                    message: build_message(&e, max_regex_bytes),
+                })?;
+            sets.push(set);
+        }
         let always = (0..regexes.len())
             .filter(|&i| {
                 regexes
@@ -569,6 +600,7 @@ impl Matcher {
             })
             .collect();
         Ok(Matcher {
+            sets,
             always,
             regexes,
             rule_regex,
@@ -668,10 +700,45 @@ impl Matcher {
             }
         }
         // Then only the regexes whose need was met.
+        let ready: Vec<usize> = (0..self.regexes.len())
+            .filter(|&i| {
+                is_set(&candidates, i)
+                    && self
+                        .regexes
+                        .get(i)
+                        .is_some_and(|r| active(r.rule) && r.need.met(&seen))
+            })
+            .collect();
+        // Text where many arms are ready (crafted from the rules' own words,
+        // say) would cost one search each: past MANY_ARMS the multi-pattern
+        // sets first say which arms match at all, in a few passes.
+        let mut matching: Option<Vec<u64>> = None;
+        if ready.len() > MANY_ARMS {
+            let mut bits = vec![0u64; self.regexes.len().div_ceil(64)];
+            let mut last_set = usize::MAX;
+            for &i in &ready {
+                let k = i / SET_CHUNK;
+                if k == last_set {
+                    continue;
+                }
+                last_set = k;
+                let Some(multi) = self.sets.get(k) else {
+                    continue;
+                };
+                let mut which = regex_automata::PatternSet::new(multi.pattern_len());
+                multi.which_overlapping_matches(&Input::new(joined.as_str()), &mut which);
+                for p in which.iter() {
+                    set(&mut bits, k * SET_CHUNK + p.as_usize());
+                }
+            }
+            matching = Some(bits);
+        }
         let mut matched = usize::MAX;
-        for (i, r) in self.regexes.iter().enumerate() {
-            if !is_set(&candidates, i) || r.rule == matched || !active(r.rule) || !r.need.met(&seen)
-            {
+        for i in ready {
+            let Some(r) = self.regexes.get(i) else {
+                continue;
+            };
+            if r.rule == matched || matching.as_ref().is_some_and(|m| !is_set(m, i)) {
                 continue;
             }
             if let Some(hit) = r.first_hit(joined, &hit_at) {
