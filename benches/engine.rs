@@ -58,6 +58,36 @@ fn chat_body(size: usize, mix: bool) -> Vec<u8> {
     }
 }
 
+/// A conversation of many short turns, as `scripts/bench-proxy.sh` sends:
+/// per byte it costs more than a few long turns (every segment is
+/// normalized and scored on its own).
+fn short_turns_body(size: usize) -> Vec<u8> {
+    const TURNS: [(&str, &str); 6] = [
+        ("user", "Could you suggest a three-day walking itinerary for Lisbon, with a cafe for each morning?"),
+        ("assistant", "Day one: Alfama and the castle, then a tram ride to Baixa. Day two: Belem, the monastery and the riverside. Day three: Chiado, Bairro Alto and a sunset viewpoint."),
+        ("user", "How should I store fresh basil so that it lasts for a week in a small kitchen?"),
+        ("assistant", "Trim the stems, stand them in a glass of water like flowers, keep the glass on the counter away from direct sun, and change the water every other day."),
+        ("user", "Summarize the water cycle for a ten-year-old in a short paragraph with simple words."),
+        ("assistant", "Water warms up in the sun and rises as vapour, cools into clouds, falls back as rain or snow, and flows through rivers to the sea, where it starts again."),
+    ];
+    let mut messages = vec![
+        serde_json::json!({"role": "system", "content": "You are a helpful assistant for travel, cooking and science questions."}),
+    ];
+    let mut i = 0;
+    loop {
+        let (role, text) = TURNS[i % TURNS.len()];
+        messages.push(serde_json::json!({"role": role, "content": format!("{text} (note {i})")}));
+        let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
+        if body.len() > size {
+            messages.pop();
+            return serde_json::json!({"model": "bench", "messages": messages})
+                .to_string()
+                .into_bytes();
+        }
+        i += 1;
+    }
+}
+
 /// One user message of the pack's `no_match` examples, repeated up to `size` bytes.
 fn near_miss_body(size: usize) -> Vec<u8> {
     let pack: serde_json::Value =
@@ -102,6 +132,18 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(engine.evaluate(black_box(req))))
         });
     }
+    let body = short_turns_body(4096);
+    let req = Request::post("/v1/chat/completions", "application/json", &body);
+    assert!(
+        engine.evaluate(&req).is_allow(),
+        "short turns must be benign"
+    );
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::from_parameter("4KiB-short-turns"),
+        &req,
+        |b, req| b.iter(|| black_box(engine.evaluate(black_box(req)))),
+    );
     // The worst case we know for the matcher: text made only of the rules'
     // own near misses (every `no_match` example of the pack), so that nearly
     // every rule's literals appear and its regex must run. Whatever the block

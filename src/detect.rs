@@ -276,7 +276,7 @@ fn class_literals(class: &regex_syntax::hir::Class) -> Option<Vec<Vec<u8>>> {
 /// the lazy DFA's cache; eight stay fast).
 const SET_CHUNK: usize = 8;
 /// Arms ready to run past which the sets decide which of them match.
-const MANY_ARMS: usize = 16;
+const MANY_ARMS: usize = 40;
 
 /// Most arms a regex is split into (one per branch of a top-level alternation).
 const MAX_ARMS: usize = 64;
