@@ -1,57 +1,12 @@
-//! Evaluates one benchmark body many times, for `perf stat` / `perf record`
-//! (instruction counts are stable on a busy machine where wall time is not).
+//! Evaluates one benchmark body many times, for `perf record`, and prints
+//! wall and CPU time per request (CPU time is steadier on a busy machine).
 //! `cargo run --release --example evalloop -- english|mixed|big|model|model-mixed|BODY.json N`
 use inference_firewall::{Engine, Request};
 use std::hint::black_box;
 
-const PROSE: &str = "Could you help me plan a three-day trip to Lisbon in spring? I like museums, \
-long walks by the river and small restaurants. My budget is moderate, and I would rather take \
-trams than taxis. Please suggest a day-by-day outline with a few alternatives for rainy days. ";
-const CODE: &str = "def mean(xs: list[float]) -> float:\n    \"\"\"Return the arithmetic mean.\"\"\"\n    return sum(xs) / len(xs)\n";
-const MIXED: &str =
-    "Объясните, пожалуйста, разницу между двумя подходами. 请简要说明这两种方法的区别。 ";
-
-/// A chat request with a system message and alternating turns, padded to `size` bytes.
-fn chat_body(size: usize, mix: bool) -> Vec<u8> {
-    let mut messages = vec![
-        serde_json::json!({"role": "system", "content": "You are a helpful travel assistant."}),
-    ];
-    let mut len = 200;
-    let mut turn = 0;
-    while len < size {
-        let mut text = String::new();
-        while text.len() < 900 {
-            text.push_str(PROSE);
-            if mix && turn % 3 == 1 {
-                text.push_str(CODE);
-            }
-            if mix && turn % 3 == 2 {
-                text.push_str(MIXED);
-            }
-        }
-        let role = if turn % 2 == 0 { "user" } else { "assistant" };
-        len += text.len() + 40;
-        messages.push(serde_json::json!({"role": role, "content": text}));
-        turn += 1;
-    }
-    // Trim the last message so the body is exactly `size` bytes (or just under,
-    // when a multi-byte character straddles the edge).
-    loop {
-        let body = serde_json::json!({"model": "bench", "messages": messages}).to_string();
-        let over = body.len().saturating_sub(size);
-        let last = messages
-            .last_mut()
-            .and_then(|m| m.get_mut("content"))
-            .and_then(|c| c.as_str().map(str::to_owned).zip(Some(c)));
-        match (over, last) {
-            (0, _) | (_, None) => return body.into_bytes(),
-            (over, Some((text, slot))) => {
-                let keep = text.chars().count().saturating_sub(over.max(1));
-                *slot = serde_json::Value::String(text.chars().take(keep).collect());
-            }
-        }
-    }
-}
+#[path = "../benches/bodies/mod.rs"]
+mod bodies;
+use bodies::{chat_body, CODE, MIXED, PROSE};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
