@@ -87,6 +87,9 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
     for chunk in bytes.chunks(4) {
         let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
         let mut n = 0u32;
         for &c in &chunk[..4 - pad] {
             n = n << 6 | val(c)?;
