@@ -519,11 +519,12 @@ impl Matcher {
                             }
                             id
                         });
+                        let word_start = starts_at_word_boundary(&arm);
                         regexes.push(RegexRule {
                             rule,
                             regex,
-                            starts: start_literals(&arm, starts_at_word_boundary(&arm)),
-                            word_start: starts_at_word_boundary(&arm),
+                            starts: start_literals(&arm, word_start),
+                            word_start,
                             need,
                         });
                     }

@@ -100,7 +100,7 @@ const SYMBOL: [u8; 256] = {
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (the tables of a model file).
-pub(crate) fn b64_encode(bytes: &[u8]) -> String {
+pub fn b64_encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -150,23 +150,32 @@ pub(crate) fn b64_decode(s: &str, len: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+fn check_bits(spec: &LmSpec) -> Result<(), String> {
+    if spec.tri_bits != TRI_BITS || spec.bi_bits != BI_BITS {
+        return Err(format!(
+            "lm tables must have tri_bits {TRI_BITS} and bi_bits {BI_BITS}"
+        ));
+    }
+    Ok(())
+}
+
 impl CharLm {
     /// Compiles the wire form.
     pub fn from_spec(spec: &LmSpec) -> Result<CharLm, String> {
-        if spec.tri_bits != TRI_BITS || spec.bi_bits != BI_BITS {
-            return Err(format!(
-                "lm tables must have tri_bits {TRI_BITS} and bi_bits {BI_BITS}"
-            ));
-        }
+        check_bits(spec)?;
+        let tri =
+            b64_decode(&spec.tri_b64, 1 << TRI_BITS).map_err(|e| format!("lm.tri_b64: {e}"))?;
+        let bi = b64_decode(&spec.bi_b64, 1 << BI_BITS).map_err(|e| format!("lm.bi_b64: {e}"))?;
+        CharLm::from_tables(spec, tri, bi)
+    }
+
+    /// Compiles decoded tables, checking them against the spec's sizes (the
+    /// spec's base64 fields are not read).
+    pub fn from_tables(spec: &LmSpec, tri: Vec<u8>, bi: Vec<u8>) -> Result<CharLm, String> {
+        check_bits(spec)?;
         Ok(CharLm {
-            tri: table(
-                b64_decode(&spec.tri_b64, 1 << TRI_BITS).map_err(|e| format!("lm.tri_b64: {e}"))?,
-                "lm.tri_b64",
-            )?,
-            bi: table(
-                b64_decode(&spec.bi_b64, 1 << BI_BITS).map_err(|e| format!("lm.bi_b64: {e}"))?,
-                "lm.bi_b64",
-            )?,
+            tri: table(tri, "lm.tri_b64")?,
+            bi: table(bi, "lm.bi_b64")?,
         })
     }
 

@@ -190,6 +190,29 @@ fn array(v: &[f32], what: &str) -> Result<[f32; N_FEATURES], String> {
     Ok(a)
 }
 
+/// The checks of a model file's own numbers, before any table is decoded.
+fn check(spec: &ModelSpec) -> Result<(), String> {
+    if spec.version != 1 {
+        return Err(format!(
+            "model version {} is not supported: this build reads version 1",
+            spec.version
+        ));
+    }
+    if spec.bucket_bits != BUCKET_BITS {
+        return Err(format!("bucket_bits must be {BUCKET_BITS}"));
+    }
+    if !spec.bias.is_finite() || !spec.scale.is_finite() {
+        return Err("bias and scale must be finite numbers".into());
+    }
+    if spec.bins.len() != N_FEATURES * N_BINS || spec.bins.iter().any(|x| !x.is_finite()) {
+        return Err(format!(
+            "bins must hold {} finite numbers",
+            N_FEATURES * N_BINS
+        ));
+    }
+    Ok(())
+}
+
 #[inline]
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -198,53 +221,40 @@ fn sigmoid(x: f32) -> f32 {
 impl Model {
     /// Compiles (decodes and checks) the wire form.
     pub fn from_spec(spec: &ModelSpec) -> Result<Model, String> {
-        if spec.version != 1 {
-            return Err(format!(
-                "model version {} is not supported: this build reads version 1",
-                spec.version
-            ));
-        }
-        if spec.bucket_bits != BUCKET_BITS {
-            return Err(format!("bucket_bits must be {BUCKET_BITS}"));
-        }
-        if !spec.bias.is_finite() || !spec.scale.is_finite() {
-            return Err("bias and scale must be finite numbers".into());
-        }
-        let raw = b64_decode(&spec.weights_b64, 1 << BUCKET_BITS)
+        check(spec)?;
+        let weights = b64_decode(&spec.weights_b64, 1 << BUCKET_BITS)
             .map_err(|e| format!("weights_b64: {e}"))?;
-        if spec.bins.len() != N_FEATURES * N_BINS || spec.bins.iter().any(|x| !x.is_finite()) {
-            return Err(format!(
-                "bins must hold {} finite numbers",
-                N_FEATURES * N_BINS
-            ));
-        }
-        Ok(Model {
-            bias: spec.bias,
-            scale: spec.scale,
-            weights: to_table(raw.into_iter().map(|b| b as i8).collect())?,
-            mean: array(&spec.feature_mean, "feature_mean")?,
-            std: array(&spec.feature_std, "feature_std")?,
-            linear: array(&spec.linear, "linear")?,
-            bins: spec.bins.clone(),
-            lm: CharLm::from_spec(&spec.lm)?,
-        })
+        Model::from_parts(spec, weights, CharLm::from_spec(&spec.lm)?)
     }
 
     /// Compiles a spec whose three tables come as raw bytes instead of base64
     /// (the embedded default model, see `build.rs`): `tables` holds the
-    /// 2^[`BUCKET_BITS`] weights, then the language model's trigram and bigram tables.
+    /// 2^[`BUCKET_BITS`] weights, then the language model's trigram and bigram
+    /// tables. The spec's base64 fields are not read.
     pub fn from_spec_and_tables(spec: &ModelSpec, tables: &[u8]) -> Result<Model, String> {
+        check(spec)?;
         let (weights, lm) = tables
             .split_at_checked(1 << BUCKET_BITS)
             .ok_or("the model's tables are shorter than its weights")?;
-        let mut spec = spec.clone();
-        spec.weights_b64 = b64_encode(weights);
         let (tri, bi) = lm
             .split_at_checked(1 << super::lm::TRI_BITS)
             .ok_or("the model's tables are shorter than its trigram table")?;
-        spec.lm.tri_b64 = b64_encode(tri);
-        spec.lm.bi_b64 = b64_encode(bi);
-        Model::from_spec(&spec)
+        let lm = CharLm::from_tables(&spec.lm, tri.to_vec(), bi.to_vec())?;
+        Model::from_parts(spec, weights.to_vec(), lm)
+    }
+
+    /// Assembles the model from a [`check`]ed spec and decoded tables.
+    fn from_parts(spec: &ModelSpec, weights: Vec<u8>, lm: CharLm) -> Result<Model, String> {
+        Ok(Model {
+            bias: spec.bias,
+            scale: spec.scale,
+            weights: to_table(weights.into_iter().map(|b| b as i8).collect())?,
+            mean: array(&spec.feature_mean, "feature_mean")?,
+            std: array(&spec.feature_std, "feature_std")?,
+            linear: array(&spec.linear, "linear")?,
+            bins: spec.bins.clone(),
+            lm,
+        })
     }
 
     /// Builds a model from trained float parameters, quantizing the hashed
