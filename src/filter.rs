@@ -414,24 +414,6 @@ impl Stream {
         self.shared.engine.policy().limits.max_body_bytes
     }
 
-    /// Removes every `x-firewall-*` request header: only this filter sets them.
-    fn strip_forged_headers(&self) {
-        let Ok(headers) = hostcalls::get_map_bytes(MapType::HttpRequestHeaders) else {
-            return;
-        };
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in &headers {
-            let forged = name
-                .as_bytes()
-                .get(..11)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"x-firewall-"));
-            if forged && !seen.contains(&name.as_str()) {
-                seen.push(name);
-                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
-            }
-        }
-    }
-
     /// Registers (or clears) this request with the root's body-wait watchdog.
     fn set_pending(&self, on: bool) {
         let Ok(mut pending) = self.shared.pending.try_borrow_mut() else {
@@ -587,23 +569,68 @@ fn send(r: &respond::Response) {
     let _ = hostcalls::send_http_response(u32::from(r.status), headers, Some(&r.body));
 }
 
-fn header(name: &str) -> Option<String> {
-    match hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name) {
-        Ok(Some(v)) => Some(String::from_utf8_lossy(&v).into_owned()),
-        _ => None,
-    }
+/// What the filter reads of the request headers, from one host call: every
+/// callback into the host costs a V8 transition, so the map is fetched once.
+#[derive(Debug, Default, PartialEq)]
+struct Head {
+    method: String,
+    path: String,
+    content_type: Option<String>,
+    /// All `content-encoding` values joined with ", " (RFC 9110 section 5.3):
+    /// `gzip` and `br` on two lines are one list to the server, and the first
+    /// alone would hide a coding.
+    content_encoding: Option<String>,
+    content_length: Option<String>,
+    request_id: Option<String>,
+    /// Client-supplied `x-firewall-*` names, each once: only this filter sets them.
+    forged: Vec<String>,
 }
 
-/// All values of a list-valued header, joined with ", " (RFC 9110 section 5.3).
-/// `hostcalls::get_map_value` returns only the first of repeated headers.
-fn header_list(name: &str) -> Option<String> {
-    let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).ok()?;
-    let values: Vec<String> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        .collect();
-    (!values.is_empty()).then(|| values.join(", "))
+impl Head {
+    /// Single-valued headers take their first occurrence, as Envoy's
+    /// `get_header_map_value` does.
+    fn read(headers: &[(String, Vec<u8>)]) -> Head {
+        let mut head = Head::default();
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        for (name, value) in headers {
+            let first = |slot: &mut Option<String>| {
+                if slot.is_none() {
+                    *slot = Some(text(value));
+                }
+            };
+            if name.eq_ignore_ascii_case(":method") {
+                if head.method.is_empty() {
+                    head.method = text(value);
+                }
+            } else if name.eq_ignore_ascii_case(":path") {
+                if head.path.is_empty() {
+                    head.path = text(value);
+                }
+            } else if name.eq_ignore_ascii_case("content-type") {
+                first(&mut head.content_type);
+            } else if name.eq_ignore_ascii_case("content-length") {
+                first(&mut head.content_length);
+            } else if name.eq_ignore_ascii_case("x-request-id") {
+                first(&mut head.request_id);
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                match &mut head.content_encoding {
+                    Some(list) => {
+                        list.push_str(", ");
+                        list.push_str(&String::from_utf8_lossy(value));
+                    }
+                    None => head.content_encoding = Some(text(value)),
+                }
+            } else if name
+                .as_bytes()
+                .get(..11)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"x-firewall-"))
+                && !head.forged.iter().any(|f| f.eq_ignore_ascii_case(name))
+            {
+                head.forged.push(name.clone());
+            }
+        }
+        head
+    }
 }
 
 fn now() -> Option<SystemTime> {
@@ -615,24 +642,30 @@ impl HttpContext for Stream {
         if self.state != State::Start {
             return Flow::Continue;
         }
-        self.strip_forged_headers();
-        self.method = header(":method").unwrap_or_default();
-        self.path = header(":path").unwrap_or_default();
+        let head = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
+            Ok(headers) => Head::read(&headers),
+            Err(e) => return self.fail(&format!("cannot read the request headers: {e:?}")),
+        };
+        for name in &head.forged {
+            let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+        }
+        self.method = head.method;
+        self.path = head.path;
         if !self.shared.engine.in_scope(&self.method, &self.path) {
             self.state = State::Done;
             Metrics::inc(self.shared.metrics.out_of_scope);
             return Flow::Continue;
         }
         let shared = Rc::clone(&self.shared);
-        self.request_id = respond::request_id(header("x-request-id").as_deref(), || {
-            shared.fallback_request_id()
-        });
-        self.content_type = header("content-type");
-        // Every value: `Content-Encoding: gzip` and `Content-Encoding: br` on
-        // two lines are one list to the server; the first alone would hide a coding.
-        self.content_encoding = header_list("content-encoding");
+        self.request_id =
+            respond::request_id(head.request_id.as_deref(), || shared.fallback_request_id());
+        self.content_type = head.content_type;
+        self.content_encoding = head.content_encoding;
         // A declared length over the limit is refused before a byte of body is read.
-        if let Some(len) = header("content-length").and_then(|l| l.trim().parse::<usize>().ok()) {
+        if let Some(len) = head
+            .content_length
+            .and_then(|l| l.trim().parse::<usize>().ok())
+        {
             if len > self.max_body() {
                 return self.too_large(len);
             }
