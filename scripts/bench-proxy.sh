@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Proxy benchmark: the same benign OpenAI chat requests through Envoy with and
-# without the firewall, in one run, same duration and concurrency.
+# without the firewall, in one run, same duration and concurrency; and through
+# a reference Wasm filter that buffers and reads the body like the firewall but
+# inspects nothing (benches/reference-filter), which separates what the Wasm
+# runtime costs from what the engine costs.
 #
-#   ENVOY=/path/to/envoy WASM=target/wasm32-wasip1/release/inference_firewall.wasm scripts/bench-proxy.sh
-#   (make bench builds the wasm, installs Envoy and wrk, and sets both)
+#   ENVOY=/path/to/envoy WASM=target/wasm32-wasip1/release/inference_firewall.wasm \
+#   REFERENCE_WASM=target/wasm32-wasip1/release/reference_filter.wasm scripts/bench-proxy.sh
+#   (make bench builds both wasm files, installs Envoy and wrk, and sets all three)
 #
 # Knobs (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3),
 # BENCH_CONNECTIONS (8), BENCH_THREADS (wrk threads, 1), BENCH_WORKERS (Envoy
@@ -18,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 : "${ENVOY:?set ENVOY to the Envoy binary (make bench does)}"
 : "${WASM:?set WASM to the release wasm (make bench does)}"
+: "${REFERENCE_WASM:?set REFERENCE_WASM to the reference filter (make bench builds it)}"
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-8}
@@ -30,6 +35,7 @@ for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is required (make bench-tools)" >&2; exit 2; }
 done
 [ -f "$WASM" ] || { echo "bench-proxy: $WASM: no such file (make build)" >&2; exit 2; }
+[ -f "$REFERENCE_WASM" ] || { echo "bench-proxy: $REFERENCE_WASM: no such file (make bench builds it)" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/infw-bench.XXXXXX")
 envoy_pid=''
@@ -40,9 +46,9 @@ cleanup() {
 trap cleanup EXIT
 
 python3 scripts/render-envoy-config.py --template envoy/envoy-bench.yaml --wasm "$WASM" \
-  --set admin-port=$ADMIN --out "$work/envoy.yaml"
+  --set admin-port=$ADMIN --set "reference-wasm=$(realpath "$REFERENCE_WASM")" --out "$work/envoy.yaml"
 
-for port in 10000 10001 10002 $ADMIN; do
+for port in 10000 10001 10002 10003 $ADMIN; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "bench-proxy: port $port is in use (is make run still running?)" >&2; exit 2
   fi
@@ -117,7 +123,7 @@ failed=0
 for kib in $SIZES; do
   body="$work/body-$kib.json"
   make_body "$kib" "$body"
-  for port in 10000 10001; do
+  for port in 10000 10001 10003; do
     status=$(curl -s -o "$work/reply" -w '%{http_code}' -H 'content-type: application/json' \
       --data-binary "@$body" "127.0.0.1:$port/v1/chat/completions")
     if [ "$status" != 200 ]; then
@@ -126,28 +132,28 @@ for kib in $SIZES; do
     fi
   done
   declare -A rps p50 p99
-  for port in 10001 10000; do
+  for port in 10001 10003 10000; do
     run "$port" "$body" "$WARMUP" >/dev/null
     read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION")
     rps[$port]=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
     p50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
     p99[$port]=$(awk -v v="$l99" 'BEGIN { printf "%.3f", v / 1000 }')
-    name=$([ "$port" = 10000 ] && echo firewall || echo plain)
+    name=$(case $port in 10000) echo firewall ;; 10003) echo reference ;; *) echo plain ;; esac)
     printf '%-7s %-10s %10s %10s %10s %7s\n' "${kib}KiB" "$name" "${rps[$port]}" "${p50[$port]}" "${p99[$port]}" "$errors"
     [ "$errors" = 0 ] || failed=1
   done
-  awk -v a="${rps[10000]}" -v b="${rps[10001]}" -v x="${p50[10000]}" -v y="${p50[10001]}" -v k="$kib" \
-    'BEGIN { printf "%-7s firewall/plain throughput %.2f, added p50 %+.3f ms (saturated: includes queueing)\n", k "KiB", (b > 0 ? a / b : 0), x - y }'
+  awk -v a="${rps[10000]}" -v b="${rps[10001]}" -v r="${rps[10003]}" -v x="${p50[10000]}" -v y="${p50[10001]}" -v k="$kib" \
+    'BEGIN { printf "%-7s firewall/plain throughput %.2f, added p50 %+.3f ms (saturated: includes queueing); reference/plain %.2f, firewall/reference %.2f\n", k "KiB", (b > 0 ? a / b : 0), x - y, (b > 0 ? r / b : 0), (r > 0 ? a / r : 0) }'
   # Latency without queueing: one connection, one request at a time.
   declare -A q50
-  for port in 10001 10000; do
+  for port in 10001 10003 10000; do
     read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION" 1)
     q50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
     [ "$errors" = 0 ] || failed=1
   done
   read -r e50 e99 < <(eval_us) || true
-  awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v k="$kib" -v e50="${e50:-?}" -v e99="${e99:-?}" \
-    'BEGIN { printf "%-7s one connection: p50 plain %.3f ms, firewall %.3f ms, added %+.3f ms; engine in V8 p50 %s us, p99 %s us\n\n", k "KiB", y, x, x - y, e50, e99 }'
+  awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v r="${q50[10003]}" -v k="$kib" -v e50="${e50:-?}" -v e99="${e99:-?}" \
+    'BEGIN { printf "%-7s one connection: p50 plain %.3f ms, reference %.3f ms, firewall %.3f ms, added %+.3f ms (reference %+.3f ms); engine in V8 p50 %s us, p99 %s us\n\n", k "KiB", y, r, x, x - y, r - y, e50, e99 }'
   unset rps p50 p99 q50
 done
 [ "$failed" = 0 ] || { echo 'bench-proxy: some requests failed (see errors)' >&2; exit 1; }
