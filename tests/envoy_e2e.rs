@@ -830,3 +830,39 @@ fn an_attack_in_utf16_is_blocked_and_unknown_codings_and_charsets_are_415() {
     assert_eq!(reply.status, 415, "body: {}", reply.text());
     assert_eq!(reply.json()["error"]["code"], "unsupported_charset");
 }
+
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn path_tricks_reach_neither_the_model_nor_an_exclusion() {
+    let s = enforce();
+    // Dot segments: Envoy resolves them (normalize_path), and the filter reads
+    // the resolved path as a chat request: blocked.
+    let id = unique("dots");
+    let reply = post(
+        s,
+        "/v1/embeddings/../chat/completions",
+        &id,
+        &chat(ATTACK),
+        &["--path-as-is"],
+    );
+    assert_blocked_without_echo(&reply, 403);
+    // A benign request by the same path reaches the upstream resolved.
+    let id = unique("dots-benign");
+    let reply = post(
+        s,
+        "/v1//embeddings/../chat/./completions",
+        &id,
+        &chat("What is the capital of France?"),
+        &["--path-as-is"],
+    );
+    assert_eq!(reply.status, 200, "body: {}", reply.text());
+    let got = s.upstream.requests_with("x-test-id", &id);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/v1/chat/completions");
+    // Encoded slashes: refused by Envoy (path_with_escaped_slashes_action),
+    // before any upstream sees them.
+    let id = unique("escaped-slash");
+    let reply = post(s, "/v1/chat%2Fcompletions", &id, &chat(ATTACK), &[]);
+    assert_eq!(reply.status, 400, "body: {}", reply.text());
+    assert!(s.upstream.requests_with("x-test-id", &id).is_empty());
+}

@@ -67,7 +67,7 @@ pub fn extract(req: &Request<'_>, limits: &Limits) -> Result<Payload, PayloadErr
         // headers say: no segments, and no error to block it with.
         let api = match declared {
             Declared::JsonLines => ApiKind::JsonLines,
-            _ => api_from_path(req.path_only()).unwrap_or(ApiKind::PlainText),
+            _ => api_from_path(&req.route()).unwrap_or(ApiKind::PlainText),
         };
         return Ok(Payload {
             api,
@@ -280,7 +280,7 @@ fn json_document(
     limits: &Limits,
     raw: &[&str],
 ) -> Result<Payload, PayloadError> {
-    let api = api_from_path(req.path_only()).unwrap_or_else(|| api_from_shape(&doc));
+    let api = api_from_path(&req.route()).unwrap_or_else(|| api_from_shape(&doc));
     let mut w = Walker::new(limits);
     for r in raw {
         w.emit(Role::User, r)?;

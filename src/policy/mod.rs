@@ -667,11 +667,16 @@ impl Policy {
 
     /// Whether a request to `path` is inspected at all (query string ignored).
     pub fn in_scope(&self, _method: &str, path: &str) -> bool {
-        let path = match path.find(['?', '#']) {
+        let sent = match path.find(['?', '#']) {
             Some(i) => &path[..i],
             None => path,
         };
-        glob::any_match(&self.scope_paths, path) && !glob::any_match(&self.scope_exclude, path)
+        // In scope if either reading of the path is: the upstream may route
+        // the path as sent or decoded and resolved (see `request::canonical_path`).
+        let within = |p: &str| {
+            glob::any_match(&self.scope_paths, p) && !glob::any_match(&self.scope_exclude, p)
+        };
+        within(sent) || within(&crate::request::canonical_path(path))
     }
 
     /// Points a rule's hit adds: its score times its category's weight, rounded.
