@@ -9,7 +9,8 @@
 //! Invariants: nothing built here quotes request text. Error bodies carry the
 //! engine's message (which names limits, positions and categories, never the
 //! prompt), the categories and the request id; log lines carry rule ids,
-//! categories and JSON pointers. Every string goes through `serde_json`, so
+//! categories and JSON pointers, with object keys that may be request text
+//! masked. Every string goes through `serde_json`, so
 //! the output is valid JSON whatever the request id holds.
 
 use crate::payload::{self, ApiKind};
@@ -342,10 +343,11 @@ pub fn log_line(v: &Verdict, request_id: &str, eval_us: Option<u64>) -> String {
         Action::Block { status, code, .. } => (Some(*status), Some(*code)),
         _ => (None, None),
     };
-    let mut pointers: Vec<&str> = Vec::new();
+    let mut pointers: Vec<String> = Vec::new();
     for h in &v.hits {
-        if !pointers.contains(&h.pointer.as_str()) {
-            pointers.push(&h.pointer);
+        let p = loggable_pointer(&h.pointer);
+        if !pointers.contains(&p) {
+            pointers.push(p);
         }
     }
     let rules: Vec<&str> = v.hits.iter().map(|h| h.rule_id.as_str()).collect();
@@ -363,6 +365,34 @@ pub fn log_line(v: &Verdict, request_id: &str, eval_us: Option<u64>) -> String {
         "eval_us": eval_us,
     })
     .to_string()
+}
+
+/// A segment pointer fit for a log line. Inside free-form data (tool
+/// arguments, unknown JSON) object keys are request text -- `{"note for
+/// jane@example.com": ...}` -- and would reach the log through the pointer; so
+/// every reference token but field-name-like ones (ASCII letters, digits and
+/// `_`, at most 32) and array indices is logged as `*`.
+fn loggable_pointer(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        let plain = token.len() <= 32
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        out.push_str(if plain { token.as_str() } else { "*" });
+        token.clear();
+    };
+    for c in pointer.chars() {
+        if c == '/' || c == '#' {
+            flush(&mut token, &mut out);
+            out.push(c);
+        } else {
+            token.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
 }
 
 fn truncate(s: &str, max_chars: usize) -> &str {
@@ -689,6 +719,31 @@ mod tests {
         assert_eq!(v["code"], "anomaly_score_exceeded");
         assert_eq!(v["eval_us"], 42);
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn log_line_pointers_carry_no_request_text() {
+        let mut v = verdict(block_action(), block_action());
+        v.hits = vec![
+            hit(
+                "ignore-previous",
+                "prompt_injection",
+                "/messages/0/tool_calls/0/function/arguments#/note for jane.doe@example.com/x",
+            ),
+            hit("other", "prompt_injection", "/messages/12/content#base64"),
+            hit("other", "prompt_injection", "/config/a~1b"),
+        ];
+        let line = log_line(&v, "r", None);
+        assert!(!line.contains("jane"), "{line}");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["pointers"],
+            json!([
+                "/messages/0/tool_calls/0/function/arguments#/*/x",
+                "/messages/12/content#base64",
+                "/config/*"
+            ])
+        );
     }
 
     #[test]
