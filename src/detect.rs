@@ -629,6 +629,8 @@ impl Matcher {
         hits: &mut Vec<RawHit>,
     ) {
         joined.clear();
+        // Sized once: growing it view by view copied it about ten times.
+        joined.reserve(views.iter().map(|v| v.text.len() + 2).sum());
         let mut starts = Vec::with_capacity(views.len());
         for v in views {
             starts.push(joined.len());
@@ -668,7 +670,8 @@ impl Matcher {
             set(&mut candidates, a);
         }
         let mut done: Vec<usize> = Vec::new();
-        let mut occurrences = Vec::new();
+        // About one occurrence in 25 bytes of prose: rarely regrown.
+        let mut occurrences = Vec::with_capacity(joined.len() / 16);
         for auto in &self.automata {
             occurrences.clear();
             if auto.wide {
