@@ -17,7 +17,7 @@
 //! (the failure transitions of an NFA make the lanes branch apart, and
 //! measured slower than one lane), and whose table flags the states that
 //! match, so a step needs no second lookup. The default pack's takes about
-//! 2 MB and builds in about a millisecond, in one breadth-first pass (the
+//! 1.6 MB and builds in about a millisecond, in one breadth-first pass (the
 //! `aho_corasick` DFA follows failure chains state by state, and took 9 ms).
 //! A set of literals whose table would be larger than [`MAX_DFA_BYTES`]
 //! keeps an `aho_corasick` NFA and one lane.
@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::noncontiguous;
+use aho_corasick::nfa::{contiguous, noncontiguous};
 use aho_corasick::{Anchored, BuildError, MatchKind};
 
 /// Pieces walked side by side.
@@ -34,15 +34,20 @@ const LANES: usize = 4;
 /// Shortest piece worth a lane of its own: below it, the lane's restart
 /// (`max_pattern_len - 1` bytes walked again) costs more than it saves.
 const MIN_LANE: usize = 256;
-/// Largest transition table built (bounded before it is allocated by the
-/// literal bytes, an upper bound on the states, times the byte classes).
-const MAX_DFA_BYTES: usize = 8 * 1024 * 1024;
+/// Largest transition table built (the trie stops growing past it): the
+/// default pack's ASCII literals take 1.6 MB, its non-ASCII ones would
+/// take 3.5 MB (their bytes make 110 classes), and keep an NFA of 150 KB,
+/// walked only around the views that are not ASCII.
+const MAX_DFA_BYTES: usize = 2 * 1024 * 1024;
 
 /// An automaton over a set of literals, as a DFA when small enough.
 #[derive(Debug, Clone)]
 pub(super) enum Literals {
     Dfa(Dfa),
-    Nfa(noncontiguous::NFA),
+    /// The compact NFA (about 150 KB for the default pack's non-ASCII literals, whose DFA is 3.5 MB).
+    Nfa(contiguous::NFA),
+    /// The NFA for sets too large for the compact one.
+    Large(noncontiguous::NFA),
 }
 
 /// One occurrence of a literal: its pattern index in the automaton and its
@@ -65,7 +70,10 @@ impl Literals {
         let nfa = noncontiguous::Builder::new()
             .match_kind(MatchKind::Standard)
             .build(patterns)?;
-        Ok(Literals::Nfa(nfa))
+        match contiguous::Builder::new().build_from_noncontiguous(&nfa) {
+            Ok(compact) => Ok(Literals::Nfa(compact)),
+            Err(_) => Ok(Literals::Large(nfa)),
+        }
     }
 
     /// The longest literal's length.
@@ -73,6 +81,7 @@ impl Literals {
         match self {
             Literals::Dfa(d) => d.max_len,
             Literals::Nfa(a) => a.max_pattern_len(),
+            Literals::Large(a) => a.max_pattern_len(),
         }
     }
 
@@ -85,12 +94,13 @@ impl Literals {
         match self {
             Literals::Dfa(d) => d.find(piece, range.start, out),
             Literals::Nfa(a) => nfa_find(a, piece, range.start, out),
+            Literals::Large(a) => nfa_find(a, piece, range.start, out),
         }
     }
 }
 
 /// The fallback: one overlapping search of an `aho_corasick` NFA.
-fn nfa_find(a: &noncontiguous::NFA, hay: &[u8], offset: usize, out: &mut Vec<Occurrence>) {
+fn nfa_find(a: &impl Automaton, hay: &[u8], offset: usize, out: &mut Vec<Occurrence>) {
     let Ok(mut sid) = a.start_state(Anchored::No) else {
         return;
     };
@@ -139,14 +149,11 @@ pub(super) struct Dfa {
 const NONE: u32 = u32::MAX;
 
 impl Dfa {
-    /// The DFA of `patterns`, unless its table would exceed [`MAX_DFA_BYTES`]
-    /// (or hold more states than a `u32` numbers).
+    /// The DFA of `patterns`, unless its table would exceed [`MAX_DFA_BYTES`].
     fn build<'a>(patterns: impl Iterator<Item = &'a [u8]> + Clone) -> Option<Dfa> {
         let mut classes = [0u8; 256];
         let mut used = [false; 256];
-        let mut bytes = 0usize;
         for p in patterns.clone() {
-            bytes += p.len();
             for &b in p {
                 if let Some(u) = used.get_mut(usize::from(b)) {
                     *u = true;
@@ -160,10 +167,6 @@ impl Dfa {
         }
         // Even, so that state ids (multiples of it) leave the low bit free.
         let stride = stride + stride % 2;
-        let bound = bytes.checked_add(1)?.checked_mul(stride)?;
-        if bound.checked_mul(4)? > MAX_DFA_BYTES || u32::try_from(bound).is_err() {
-            return None;
-        }
         let class = |b: u8| usize::from(classes.get(usize::from(b)).copied().unwrap_or(0));
         // The trie, in the table: row 0 is the root.
         let mut trans = vec![NONE; stride];
@@ -176,6 +179,9 @@ impl Dfa {
                 let next = *trans.get(slot)?;
                 state = if next == NONE {
                     let new = trans.len();
+                    if (new + stride) * 4 > MAX_DFA_BYTES {
+                        return None;
+                    }
                     trans.resize(new + stride, NONE);
                     own.push(Vec::new());
                     *trans.get_mut(slot)? = u32::try_from(new).ok()?;
@@ -364,12 +370,16 @@ mod tests {
         let patterns = ["ab", "b", "abc", "cab", "bca", "a", long.as_str(), "ca"];
         let lits = Literals::build(patterns.iter().map(|p| p.as_bytes())).unwrap();
         assert!(matches!(lits, Literals::Dfa(_)));
+        let large = noncontiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .unwrap();
         let nfa = Literals::Nfa(
-            noncontiguous::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .build(patterns)
+            contiguous::Builder::new()
+                .build_from_noncontiguous(&large)
                 .unwrap(),
         );
+        let large = Literals::Large(large);
         assert_eq!(lits.max_len(), 350);
         let unit = "xabcabcab cabbca a";
         for len in [
@@ -377,7 +387,7 @@ mod tests {
         ] {
             let hay: String = unit.chars().cycle().take(len).collect();
             let want = reference(&patterns, &hay);
-            for (name, l) in [("dfa", &lits), ("nfa", &nfa)] {
+            for (name, l) in [("dfa", &lits), ("nfa", &nfa), ("large", &large)] {
                 let mut got = Vec::new();
                 l.find(hay.as_bytes(), 0..hay.len(), &mut got);
                 assert_eq!(got, want, "{name} on {len} bytes");
