@@ -1,6 +1,6 @@
 //! Evaluates one benchmark body many times, for `perf record`, and prints
 //! wall and CPU time per request (CPU time is steadier on a busy machine).
-//! `cargo run --release --example evalloop -- english|mixed|big|short|near|compile|model|model-mixed|BODY.json N`
+//! `cargo run --release --example evalloop -- english|mixed|big|short|near|near64|compile|model|model-mixed|BODY.json N`
 //!
 //! `INFW_PACK=PACK.json` evaluates with that pack instead of the default one
 //! (a rules-only copy shows the share of the rules, without the classifier).
@@ -30,6 +30,7 @@ fn main() {
         "big" => chat_body(65536, true),
         "short" => short_turns_body(4096),
         "near" => near_miss_body(4096),
+        "near64" => near_miss_body(65536),
         path if path.ends_with(".json") => std::fs::read(path).expect("a readable body file"),
         _ => chat_body(4096, false),
     };

@@ -790,8 +790,10 @@ impl Matcher {
         if let Some(all) = &self.starts {
             let mut anchored = vec![0u64; self.regexes.len().div_ceil(64)];
             let mut count = 0;
+            // Only the arms that will search: with the sets, those that match.
             for &i in &ready {
-                if self.regexes.get(i).is_some_and(|r| r.starts.is_some()) {
+                let searches = matching.as_ref().map_or(true, |m| is_set(m, i));
+                if searches && self.regexes.get(i).is_some_and(|r| r.starts.is_some()) {
                     set(&mut anchored, i);
                     count += 1;
                 }
