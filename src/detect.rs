@@ -27,14 +27,12 @@
 //! backtracking, and its compiled size is bounded per rule.
 
 mod literals;
-mod starts;
 
 use crate::normalize::DecodeKind;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use literals::{Literals, Occurrence};
 use regex_automata::{meta, Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
-use starts::{Starts, MANY_ANCHORED};
 use std::collections::HashMap;
 
 /// Shortest literal of letters or digits worth a prefilter clause: shorter
@@ -155,9 +153,6 @@ pub struct Matcher {
     sets: Vec<meta::Regex>,
     /// Every phrase and needed literal, in one or two automata (see `build`).
     automata: Vec<Automaton>,
-    /// The start literals of every arm that has them, for requests that
-    /// ready many such arms.
-    starts: Option<Starts>,
     /// Automaton pattern id -> what it stands for.
     literals: Vec<Literal>,
 }
@@ -331,12 +326,12 @@ const MAX_START_LEN: usize = 128;
 /// Most literals in a regex's [`start_literals`].
 const MAX_START_LITERALS: usize = 64;
 
-/// The literals every match of `hir` starts with, if they are known, at
-/// most [`MAX_START_LITERALS`], and none a single letter or digit (that
-/// would make a candidate of most words; a single punctuation mark such as
-/// an opening quote is fine), unless matches start at a word boundary
-/// (`word_start`): then only letters at the start of a word count.
-fn start_literals(hir: &Hir, word_start: bool) -> Option<Vec<Vec<u8>>> {
+/// An automaton of the literals every match of `hir` starts with, if they
+/// are known, at most [`MAX_START_LITERALS`], and none a single letter or
+/// digit (that would make a candidate of most words; a single punctuation
+/// mark such as an opening quote is fine), unless matches start at a word
+/// boundary (`word_start`): then only letters at the start of a word count.
+fn start_literals(hir: &Hir, word_start: bool) -> Option<AhoCorasick> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
@@ -351,7 +346,10 @@ fn start_literals(hir: &Hir, word_start: bool) -> Option<Vec<Vec<u8>>> {
     {
         return None;
     }
-    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(lits.iter().map(|l| l.as_bytes()))
+        .ok()
 }
 
 /// Whether every match of `hir` begins at an ASCII word boundary: it starts
@@ -452,7 +450,6 @@ impl Matcher {
     ) -> Result<Matcher, PatternError> {
         let mut regexes = Vec::new();
         let mut arm_hirs: Vec<Hir> = Vec::new();
-        let mut start_lits: Vec<(Option<Vec<Vec<u8>>>, bool)> = Vec::new();
         let mut rule_regex = vec![None; patterns.len()];
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut literals: Vec<Literal> = Vec::new();
@@ -526,18 +523,10 @@ impl Matcher {
                             id
                         });
                         let word_start = starts_at_word_boundary(&arm);
-                        let lits = start_literals(&arm, word_start);
-                        let starts = lits.as_ref().and_then(|lits| {
-                            AhoCorasickBuilder::new()
-                                .match_kind(MatchKind::LeftmostFirst)
-                                .build(lits)
-                                .ok()
-                        });
-                        start_lits.push((lits.filter(|_| starts.is_some()), word_start));
                         regexes.push(RegexRule {
                             rule,
                             regex,
-                            starts,
+                            starts: start_literals(&arm, word_start),
                             word_start,
                             need,
                         });
@@ -608,12 +597,7 @@ impl Matcher {
                     .is_some_and(|r: &RegexRule| r.need == Need::Always)
             })
             .collect();
-        let starts = Starts::build(&start_lits).map_err(|e| PatternError {
-            rule: 0,
-            message: format!("start literals do not compile: {e}"),
-        })?;
         Ok(Matcher {
-            starts,
             sets,
             always,
             regexes,
@@ -784,49 +768,15 @@ impl Matcher {
             }
             matching = Some(bits);
         }
-        // Where the ready arms with start literals may match: past
-        // MANY_ANCHORED of them, in one pass (see `starts`).
-        let mut starts: Option<Vec<(u32, usize)>> = None;
-        if let Some(all) = &self.starts {
-            let mut anchored = vec![0u64; self.regexes.len().div_ceil(64)];
-            let mut count = 0;
-            // Only the arms that will search: with the sets, those that match.
-            for &i in &ready {
-                let searches = matching.as_ref().map_or(true, |m| is_set(m, i));
-                if searches && self.regexes.get(i).is_some_and(|r| r.starts.is_some()) {
-                    set(&mut anchored, i);
-                    count += 1;
-                }
-            }
-            if count > MANY_ANCHORED {
-                let mut found = Vec::new();
-                all.candidates(joined, &anchored, &mut found);
-                starts = Some(found);
-            }
-        }
         let mut matched = usize::MAX;
-        let mut next = 0;
         for i in ready {
             let Some(r) = self.regexes.get(i) else {
                 continue;
             };
-            // The arm's candidates in `starts`, sorted by arm (`ready` goes up).
-            let mut mine: &[(u32, usize)] = &[];
-            if let Some(all) = &starts {
-                let rest = all.get(next..).unwrap_or(&[]);
-                let from = next + rest.partition_point(|&(a, _)| (a as usize) < i);
-                let rest = all.get(from..).unwrap_or(&[]);
-                next = from + rest.partition_point(|&(a, _)| a as usize == i);
-                mine = all.get(from..next).unwrap_or(&[]);
-            }
             if r.rule == matched || matching.as_ref().is_some_and(|m| !is_set(m, i)) {
                 continue;
             }
-            let first = match &starts {
-                Some(_) => r.first_hit(joined, mine.iter().map(|&(_, p)| p), &hit_at),
-                None => r.first_hit(joined, r.start_positions(joined), &hit_at),
-            };
-            if let Some(hit) = first {
+            if let Some(hit) = r.first_hit(joined, &hit_at) {
                 found.push(hit);
                 matched = r.rule;
             }
@@ -886,53 +836,42 @@ impl Matcher {
 const MAX_ANCHORED: usize = 32;
 
 impl RegexRule {
-    /// Where its start literals occur in `hay`, in order and once each:
-    /// a leftmost search from one past each start visits every distinct
-    /// start position in order (an overlapping iterator would report them
-    /// by end, and non-overlapping iteration would skip a start inside an
-    /// earlier occurrence).
-    fn start_positions<'h>(&'h self, hay: &'h str) -> impl Iterator<Item = usize> + 'h {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            let m = self
-                .starts
-                .as_ref()?
-                .find(aho_corasick::Input::new(hay).range(at..))?;
-            at = m.start() + 1;
-            Some(m.start())
-        })
-    }
-
     /// The first match of this regex in `hay` that `hit_at` accepts.
     ///
-    /// With start literals, every match begins at one of their occurrences
-    /// (`candidates`, in order), so the regex runs anchored there: each walk
-    /// stops as soon as the text stops matching, a few bytes on ordinary prose.
+    /// With start literals, every match begins at one of their occurrences,
+    /// so the regex runs anchored there: each walk stops as soon as the text
+    /// stops matching, a few bytes on ordinary prose.
     fn first_hit(
         &self,
         hay: &str,
-        candidates: impl Iterator<Item = usize>,
         hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
     ) -> Option<RawHit> {
-        if self.starts.is_none() {
+        let Some(starts) = &self.starts else {
             return self.unanchored(hay, 0, hit_at);
-        }
+        };
+        // A leftmost search from one past each start visits every distinct
+        // start position in order (an overlapping iterator would report
+        // them by end, and non-overlapping iteration would skip a start
+        // inside an earlier occurrence).
+        let mut at = 0;
         let mut tried = 0usize;
-        for start in candidates {
-            if self.word_start && inside_word(hay.as_bytes(), start) {
+        while let Some(m) = starts.find(aho_corasick::Input::new(hay).range(at..)) {
+            if self.word_start && inside_word(hay.as_bytes(), m.start()) {
+                at = m.start() + 1;
                 continue;
             }
             if tried == MAX_ANCHORED {
                 // Every match not yet found starts at or after this one.
-                return self.unanchored(hay, start, hit_at);
+                return self.unanchored(hay, m.start(), hit_at);
             }
             tried += 1;
-            let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+            let input = Input::new(hay).range(m.start()..).anchored(Anchored::Yes);
             if let Some(found) = self.regex.search(&input) {
                 if let Some(hit) = hit_at(self.rule, found.start(), found.end()) {
                     return Some(hit);
                 }
             }
+            at = m.start() + 1;
         }
         None
     }
@@ -1267,8 +1206,7 @@ mod exactness {
             texts.push(cut);
         }
         // Runs of consecutive examples: texts long enough for the lanes of
-        // the literal pass, readying more arms than MANY_ANCHORED (one pass
-        // over all start literals) or MANY_ARMS (the sets).
+        // the literal pass, readying more arms than MANY_ARMS (the sets).
         for run in [6, 12, 40] {
             for chunk in base.chunks(run) {
                 texts.push(chunk.join(" "));

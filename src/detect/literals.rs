@@ -22,7 +22,6 @@
 //! A set of literals whose table would be larger than [`MAX_DFA_BYTES`]
 //! keeps an `aho_corasick` NFA and one lane.
 
-use std::collections::VecDeque;
 use std::ops::Range;
 
 use aho_corasick::automaton::Automaton;
@@ -100,7 +99,8 @@ impl Literals {
 }
 
 /// The fallback: one overlapping search of an `aho_corasick` NFA.
-fn nfa_find(a: &impl Automaton, hay: &[u8], offset: usize, out: &mut Vec<Occurrence>) {
+// One instance for both kinds (`dyn`): a rare path, and the Wasm module must stay small.
+fn nfa_find(a: &dyn Automaton, hay: &[u8], offset: usize, out: &mut Vec<Occurrence>) {
     let Ok(mut sid) = a.start_state(Anchored::No) else {
         return;
     };
@@ -199,8 +199,11 @@ impl Dfa {
         let rows = own.len();
         let mut fail = vec![0u32; rows];
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); rows];
-        let mut queue = VecDeque::from([0usize]);
-        while let Some(state) = queue.pop_front() {
+        // A queue as a list read from the front (no `VecDeque`: less Wasm).
+        let mut queue = vec![0usize];
+        let mut head = 0;
+        while let Some(&state) = queue.get(head) {
+            head += 1;
             let row = state / stride;
             let f = *fail.get(row)? as usize;
             let mut list = std::mem::take(own.get_mut(row)?);
@@ -216,7 +219,7 @@ impl Dfa {
                 } else {
                     // A child of the root fails to the root.
                     *fail.get_mut(next as usize / stride)? = inherited;
-                    queue.push_back(next as usize);
+                    queue.push(next as usize);
                 }
             }
         }
