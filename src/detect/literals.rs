@@ -98,6 +98,16 @@ impl Literals {
     }
 }
 
+/// Where each lane's occurrences go: the first lane's straight to `out`,
+/// the others' aside until it is done, so that the order is one search's.
+fn sinks<'a>(
+    out: &'a mut Vec<Occurrence>,
+    found: &'a mut [Vec<Occurrence>; LANES - 1],
+) -> [&'a mut Vec<Occurrence>; LANES] {
+    let [f1, f2, f3] = found;
+    [out, f1, f2, f3]
+}
+
 /// The fallback: one overlapping search of an `aho_corasick` NFA.
 // One instance for both kinds (`dyn`): a rare path, and the Wasm module must stay small.
 fn nfa_find(a: &dyn Automaton, hay: &[u8], offset: usize, out: &mut Vec<Occurrence>) {
@@ -309,14 +319,8 @@ impl Dfa {
                 self.next(s[3], b3),
             ];
             if (s[0] | s[1] | s[2] | s[3]) & MATCHES != 0 {
-                let [f1, f2, f3] = &mut found;
-                let lanes = [
-                    (s[0], l0, &mut *out),
-                    (s[1], l1, f1),
-                    (s[2], l2, f2),
-                    (s[3], l3, f3),
-                ];
-                for (state, (base, warm, _), f) in lanes {
+                let lanes = s.into_iter().zip([l0, l1, l2, l3]);
+                for ((state, (base, warm, _)), f) in lanes.zip(sinks(out, &mut found)) {
                     if state & MATCHES != 0 && j >= warm {
                         self.report(f, state, base + j + 1);
                     }
@@ -324,14 +328,8 @@ impl Dfa {
             }
         }
         // The tails, lane by lane (the last lane's is the longest, by a few bytes).
-        let [f1, f2, f3] = &mut found;
-        let lanes = [
-            (s[0], l0, &mut *out),
-            (s[1], l1, f1),
-            (s[2], l2, f2),
-            (s[3], l3, f3),
-        ];
-        for (mut state, (base, warm, text), f) in lanes {
+        let lanes = s.into_iter().zip([l0, l1, l2, l3]);
+        for ((mut state, (base, warm, text)), f) in lanes.zip(sinks(out, &mut found)) {
             for (j, &b) in text.iter().enumerate().skip(common) {
                 state = self.next(state, b);
                 if state & MATCHES != 0 && j >= warm {
