@@ -1,21 +1,36 @@
 //! Evaluates one benchmark body many times, for `perf record`, and prints
 //! wall and CPU time per request (CPU time is steadier on a busy machine).
-//! `cargo run --release --example evalloop -- english|mixed|big|model|model-mixed|BODY.json N`
-use inference_firewall::{Engine, Request};
+//! `cargo run --release --example evalloop -- english|mixed|big|short|near|near64|compile|model|model-mixed|BODY.json N`
+//!
+//! `INFW_PACK=PACK.json` evaluates with that pack instead of the default one
+//! (a rules-only copy shows the share of the rules, without the classifier).
+use inference_firewall::{Engine, Policy, Request};
 use std::hint::black_box;
 
 #[path = "../benches/bodies/mod.rs"]
 mod bodies;
-use bodies::{chat_body, CODE, MIXED, PROSE};
+use bodies::{chat_body, near_miss_body, short_turns_body, CODE, MIXED, PROSE};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let case = args.get(1).map_or("english", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let engine = Engine::default_pack().expect("default pack compiles");
+    if case == "compile" {
+        return compile_loop(n);
+    }
+    let engine = match std::env::var("INFW_PACK") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).expect("a readable pack");
+            Engine::new(Policy::from_json(&text, &path).expect("the pack compiles"))
+        }
+        Err(_) => Engine::default_pack().expect("default pack compiles"),
+    };
     let body = match case {
         "mixed" => chat_body(4096, true),
         "big" => chat_body(65536, true),
+        "short" => short_turns_body(4096),
+        "near" => near_miss_body(4096),
+        "near64" => near_miss_body(65536),
         path if path.ends_with(".json") => std::fs::read(path).expect("a readable body file"),
         _ => chat_body(4096, false),
     };
@@ -36,6 +51,16 @@ fn main() {
         per * 1e6,
         cpu * 1e6
     );
+}
+
+/// Compiles the default pack `n` times.
+fn compile_loop(n: usize) {
+    let cpu0 = cpu_ticks();
+    for _ in 0..n {
+        black_box(Engine::default_pack().expect("default pack compiles"));
+    }
+    let cpu = (cpu_ticks() - cpu0) as f64 / 100.0 / n as f64;
+    eprintln!("compile: {:.2} ms cpu per pack", cpu * 1e3);
 }
 
 /// User plus system CPU time of this process in clock ticks (1/100 s), from

@@ -26,8 +26,11 @@
 //! Only linear-time engines run on untrusted text: the `regex` crate has no
 //! backtracking, and its compiled size is bounded per rule.
 
+mod literals;
+
 use crate::normalize::DecodeKind;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use literals::{Literals, Occurrence};
 use regex_automata::{meta, Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
@@ -115,7 +118,7 @@ struct Literal {
 /// An Aho-Corasick automaton over some of the literals.
 #[derive(Debug, Clone)]
 struct Automaton {
-    ac: AhoCorasick,
+    literals: Literals,
     /// Automaton pattern index -> literal id.
     ids: Vec<usize>,
     /// Whether its literals hold non-ASCII bytes (so it can skip ASCII haystacks).
@@ -545,11 +548,10 @@ impl Matcher {
                 }
             }
         }
-        // Two automata: literals of ASCII only, and the others. A haystack
-        // of ASCII only (most traffic) cannot hold a non-ASCII literal, so
-        // it skips the second. Both are contiguous NFAs: a DFA of the ASCII
-        // literals is about 2 MB per VM and measured no faster (its
-        // transitions miss the cache either way).
+        // Two automata: literals of ASCII only, and the others. Text of
+        // ASCII only (most traffic) cannot hold a non-ASCII literal, so the
+        // second reads only around the views that are not (see `scan`).
+        // How they are walked: see `literals`.
         let mut automata = Vec::new();
         for wide in [false, true] {
             let ids: Vec<usize> = (0..texts.len())
@@ -558,21 +560,16 @@ impl Matcher {
             if ids.is_empty() {
                 continue;
             }
-            let pats = ids.iter().filter_map(|&i| texts.get(i));
-            let ac = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(pats.clone())
-                .or_else(|_| {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .build(pats)
-                })
-                .map_err(|e| PatternError {
-                    rule: 0,
-                    message: format!("phrases do not compile: {e}"),
-                })?;
-            automata.push(Automaton { ac, ids, wide });
+            let pats = ids.iter().filter_map(|&i| texts.get(i)).map(Vec::as_slice);
+            let literals = Literals::build(pats).map_err(|e| PatternError {
+                rule: 0,
+                message: format!("phrases do not compile: {e}"),
+            })?;
+            automata.push(Automaton {
+                literals,
+                ids,
+                wide,
+            });
         }
         // The arms again, SET_CHUNK to a multi-pattern regex: for text where
         // most arms' literals appear (crafted to), a few passes say which arms
@@ -632,6 +629,8 @@ impl Matcher {
         hits: &mut Vec<RawHit>,
     ) {
         joined.clear();
+        // Sized once: growing it view by view copied it about ten times.
+        joined.reserve(views.iter().map(|v| v.text.len() + 2).sum());
         let mut starts = Vec::with_capacity(views.len());
         for v in views {
             starts.push(joined.len());
@@ -671,10 +670,45 @@ impl Matcher {
             set(&mut candidates, a);
         }
         let mut done: Vec<usize> = Vec::new();
-        let ascii = joined.is_ascii();
-        for auto in self.automata.iter().filter(|a| !(a.wide && ascii)) {
-            for m in auto.ac.find_overlapping_iter(joined.as_str()) {
-                let Some(&id) = auto.ids.get(m.pattern().as_usize()) else {
+        // About one occurrence in 25 bytes of prose: rarely regrown.
+        let mut occurrences = Vec::with_capacity(joined.len() / 16);
+        for auto in &self.automata {
+            occurrences.clear();
+            if auto.wide {
+                // Every occurrence of a non-ASCII literal holds a byte of a
+                // view that is not ASCII: only the text within a literal's
+                // length of those views is read.
+                let reach = auto.literals.max_len();
+                let mut window: Option<std::ops::Range<usize>> = None;
+                for (v, &start) in views.iter().zip(&starts) {
+                    if v.text.is_ascii() {
+                        continue;
+                    }
+                    let from = start.saturating_sub(reach);
+                    let to = (start + v.text.len() + reach).min(joined.len());
+                    window = match window {
+                        Some(w) if from <= w.end => Some(w.start..to),
+                        Some(w) => {
+                            auto.literals.find(joined.as_bytes(), w, &mut occurrences);
+                            Some(from..to)
+                        }
+                        None => Some(from..to),
+                    };
+                }
+                if let Some(w) = window {
+                    auto.literals.find(joined.as_bytes(), w, &mut occurrences);
+                }
+            } else {
+                auto.literals
+                    .find(joined.as_bytes(), 0..joined.len(), &mut occurrences);
+            }
+            for &Occurrence {
+                pattern,
+                start,
+                end,
+            } in &occurrences
+            {
+                let Some(&id) = auto.ids.get(pattern) else {
                     continue;
                 };
                 let Some(lit) = self.literals.get(id) else {
@@ -690,10 +724,10 @@ impl Matcher {
                     if done.contains(&rule) || !active(rule) {
                         continue;
                     }
-                    if wb && !at_word_boundaries(joined, m.start(), m.end()) {
+                    if wb && !at_word_boundaries(joined, start, end) {
                         continue;
                     }
-                    if let Some(hit) = hit_at(rule, m.start(), m.end()) {
+                    if let Some(hit) = hit_at(rule, start, end) {
                         found.push(hit);
                         done.push(rule);
                     }
@@ -769,11 +803,15 @@ impl Matcher {
                 .min_by_key(|m| m.start())
                 .map(|m| (m.start(), m.end()));
         }
+        let mut occurrences = Vec::new();
         for auto in &self.automata {
-            for m in auto.ac.find_overlapping_iter(text) {
+            occurrences.clear();
+            auto.literals
+                .find(text.as_bytes(), 0..text.len(), &mut occurrences);
+            for o in &occurrences {
                 let Some(lit) = auto
                     .ids
-                    .get(m.pattern().as_usize())
+                    .get(o.pattern)
                     .and_then(|&id| self.literals.get(id))
                 else {
                     continue;
@@ -781,10 +819,10 @@ impl Matcher {
                 if !lit.phrase_of.iter().any(|&(r, _)| r == rule) {
                     continue;
                 }
-                if word_boundary && !at_word_boundaries(text, m.start(), m.end()) {
+                if word_boundary && !at_word_boundaries(text, o.start, o.end) {
                     continue;
                 }
-                return Some((m.start(), m.end()));
+                return Some((o.start, o.end));
             }
         }
         None
@@ -1166,6 +1204,13 @@ mod exactness {
                 .take(t.chars().count().saturating_sub(1))
                 .collect();
             texts.push(cut);
+        }
+        // Runs of consecutive examples: texts long enough for the lanes of
+        // the literal pass, readying more arms than MANY_ARMS (the sets).
+        for run in [6, 12, 40] {
+            for chunk in base.chunks(run) {
+                texts.push(chunk.join(" "));
+            }
         }
         let mut checked = 0;
         for t in &texts {
