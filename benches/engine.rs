@@ -83,12 +83,7 @@ fn bench_model(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("4KiB-segment", |b| {
         b.iter(|| {
-            let f = Features::compute(
-                black_box(&text),
-                black_box(&n.view),
-                &n.findings,
-                Some(model.lm()),
-            );
+            let f = Features::compute(black_box(&n.view), &n.findings, Some(model.lm()));
             black_box(model.probability(&n.view, &f))
         })
     });

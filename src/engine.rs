@@ -381,12 +381,15 @@ impl Engine {
         hits
     }
 
-    /// The learned classifier and the anomaly thresholds. Each segment of the
-    /// roles they read is measured once (features over its original text and
-    /// main view; decoded views are left to the rules); the classifier's hit
-    /// takes the highest probability over those segments and points at that
-    /// segment, and each anomaly feature fires at most once, at the first
-    /// segment past its threshold.
+    /// The learned classifier and the anomaly thresholds. Both read what a
+    /// segment says, not the form it came in: features are measured on the
+    /// normalized view, so a fullwidth, spelled-out or percent-encoded text
+    /// scores as its plain form (the form itself is the `detectors`' evidence,
+    /// weighed on its own). The classifier scores the main view and every
+    /// view decoded from the segment, and its hit takes the highest
+    /// probability over all of them and points at that segment; each anomaly
+    /// feature fires at most once, at the first segment past its threshold
+    /// (measured on the main view).
     fn detect_anomalies(&self, payload: &Payload, normalized: &[Normalized], hits: &mut Vec<Hit>) {
         let p = &self.policy;
         if p.classifier.is_none() && p.anomaly.is_none() {
@@ -406,11 +409,29 @@ impl Engine {
                 (None, Some(a)) => a.lm_model.lm(),
                 (None, None) => continue,
             };
-            let f = Features::compute(&seg.text, &n.view, &n.findings, Some(lm));
-            if let Some(c) = classifier.filter(|c| c.scores(&n.view)) {
-                let prob = c.model.probability(&n.view, &f);
-                if best.map_or(true, |(b, _)| prob > b) {
-                    best = Some((prob, i));
+            // Features of what the text says (its view), not of the form it
+            // came in: every form of a text scores as its plain form.
+            let f = Features::compute(&n.view, &n.findings, Some(lm));
+            if let Some(c) = classifier {
+                // The main view and every view decoded from the text (ROT13,
+                // a smuggled payload...): the segment is as suspect as the
+                // worst of them.
+                let none = Findings::default();
+                let decoded = n.decoded.iter().map(|d| (d.view.as_str(), None));
+                for (view, features) in std::iter::once((n.view.as_str(), Some(&f))).chain(decoded)
+                {
+                    if !c.scores(view) {
+                        continue;
+                    }
+                    let prob = match features {
+                        Some(f) => c.model.probability(view, f),
+                        None => c
+                            .model
+                            .probability(view, &Features::compute(view, &none, Some(lm))),
+                    };
+                    if best.map_or(true, |(b, _)| prob > b) {
+                        best = Some((prob, i));
+                    }
                 }
             }
             if let Some(a) = anomaly {

@@ -356,6 +356,25 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 e.0 += usize::from(pack_blocked[i]);
                 e.1 += 1;
             }
+            // The whole and the benign groups of the report above.
+            let mut group = |key: &'static str, pick: &dyn Fn(usize) -> bool| {
+                let idx = (0..n).filter(|&i| pick(i));
+                let e = per.entry(key).or_default();
+                for i in idx {
+                    e.0 += usize::from(pack_blocked[i]);
+                    e.1 += 1;
+                }
+            };
+            group("all attacks", &|i| attack[i]);
+            group("  benign non_english (FPR)", &|i| {
+                !attack[i] && sub[i].contains("non_english")
+            });
+            group("  benign code (FPR)", &|i| {
+                !attack[i] && sub[i].split(',').any(|s| s == "code")
+            });
+            group("  benign_tricky (FPR)", &|i| {
+                !attack[i] && category[i] == "benign_tricky"
+            });
             println!("  at the pack's block_at (blocked share):");
             for (k, (b, n)) in per {
                 println!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
