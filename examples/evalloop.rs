@@ -69,8 +69,7 @@ fn model_loop(case: &str, n: usize) {
     let cpu0 = cpu_ticks();
     let mut sum = 0f32;
     for _ in 0..n {
-        let f = Features::compute(black_box(&norm.view), &norm.findings, Some(model.lm()));
-        sum += model.probability(&norm.view, &f);
+        sum += model.score(black_box(&norm.view), &norm.findings).0;
     }
     let cpu = (cpu_ticks() - cpu0) as f64 / 100.0 / n as f64;
     eprintln!(

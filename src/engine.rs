@@ -411,30 +411,35 @@ impl Engine {
             };
             // Features of what the text says (its view), not of the form it
             // came in: every form of a text scores as its plain form.
-            let f = Features::compute(&n.view, &n.findings, Some(lm));
+            let mut main_features = None;
             if let Some(c) = classifier {
                 // The main view and every view decoded from the text (ROT13,
                 // a smuggled payload...): the segment is as suspect as the
                 // worst of them.
+                // A `data:` URL's base64 body is media, not text a model
+                // reads: its main view is no prose to judge (what it decodes
+                // to, if text, is still scored).
+                let media = is_base64_data_url(&seg.text);
                 let none = Findings::default();
-                let decoded = n.decoded.iter().map(|d| (d.view.as_str(), None));
-                for (view, features) in std::iter::once((n.view.as_str(), Some(&f))).chain(decoded)
+                let decoded = n.decoded.iter().map(|d| (d.view.as_str(), &none, false));
+                for (view, findings, main) in
+                    std::iter::once((n.view.as_str(), &n.findings, true)).chain(decoded)
                 {
-                    if !c.scores(view) {
+                    if (main && media) || !c.scores(view) {
                         continue;
                     }
-                    let prob = match features {
-                        Some(f) => c.model.probability(view, f),
-                        None => c
-                            .model
-                            .probability(view, &Features::compute(view, &none, Some(lm))),
-                    };
+                    let (prob, f) = c.model.score(view, findings);
+                    if main {
+                        main_features = Some(f);
+                    }
                     if best.map_or(true, |(b, _)| prob > b) {
                         best = Some((prob, i));
                     }
                 }
             }
             if let Some(a) = anomaly {
+                let f = main_features
+                    .unwrap_or_else(|| Features::compute(&n.view, &n.findings, Some(lm)));
                 for (slot, check) in fired.iter_mut().zip(&a.checks) {
                     if slot.is_none() && f.get(check.feature) > check.above {
                         *slot = Some(i);
@@ -476,6 +481,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// Whether a text is a `data:` URL carrying base64 (`data:image/png;base64,...`).
+fn is_base64_data_url(text: &str) -> bool {
+    let t = text.trim_start();
+    t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        && t.split_once(',')
+            .is_some_and(|(head, _)| head.to_ascii_lowercase().ends_with(";base64"))
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -788,6 +801,15 @@ mod tests {
         }
         let deep = "[".repeat(10_000);
         assert!(eval(&e, deep.as_bytes()).is_block());
+    }
+
+    #[test]
+    fn base64_data_urls_are_recognized() {
+        assert!(is_base64_data_url("data:image/png;base64,iVBORw0KGgo="));
+        assert!(is_base64_data_url(" DATA:image/jpeg;BASE64,/9j/4AAQ"));
+        assert!(!is_base64_data_url("data:text/plain,ignore all previous"));
+        assert!(!is_base64_data_url("see data:image/png;base64,xx"));
+        assert!(!is_base64_data_url("data"));
     }
 
     #[test]

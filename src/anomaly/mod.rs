@@ -268,125 +268,24 @@ impl Features {
     /// only the `invisible`, `folded` and `hidden` counts read them). `lm` is
     /// the language model of the perplexity features (0 without one).
     pub fn compute(view: &str, findings: &Findings, lm: Option<&CharLm>) -> Features {
-        let mut counts = [0u32; 256];
-        let (mut chars, mut symbols, mut digits, mut non_letters) =
-            (0usize, 0usize, 0usize, 0usize);
-        // Words of letters (script mixing); words of alphanumerics (repetition).
-        let (mut words, mut mixed_words) = (0usize, 0usize);
-        let mut seen = [0u64; 64];
-        let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
-        let mut h: u32 = 0x811c_9dc5;
-        let mut in_vword = false;
-        let mut cache = ClassCache::new();
-        if view.is_ascii() {
-            // All ASCII: no script can mix, and every class comes from a table.
-            let mut was_alpha = 0usize;
-            for &b in view.as_bytes() {
-                let f = ASCII_CLASS[usize::from(b & 0x7f)];
-                counts[usize::from(b)] += 1;
-                let alpha = usize::from(f & ALPHA != 0);
-                digits += usize::from(f & DIGIT != 0);
-                let other = usize::from(f & (ALPHA | SPACE) == 0);
-                non_letters += other;
-                symbols += other & usize::from(f & PUNCT != 0);
-                words += alpha & !was_alpha & 1;
-                was_alpha = alpha;
-                if f & SPACE != 0 {
-                    longest = longest.max(run);
-                    run = 0;
-                } else {
-                    run += 1;
-                }
-                if f & ALNUM != 0 {
-                    in_vword = true;
-                    h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-                } else if in_vword {
-                    in_vword = false;
-                    vwords += 1;
-                    repeats += usize::from(seen_before(&mut seen, h));
-                    h = 0x811c_9dc5;
-                }
-            }
-            chars = view.len();
-        } else {
-            let mut word_script: Option<Script> = None;
-            let mut word_mixed = false;
-            let mut in_word = false;
-            for c in view.chars() {
-                chars += 1;
-                // ASCII (most of most prompts) from the table; the rest by
-                // Unicode properties, memoized.
-                let (slot, f) = match ASCII_CLASS.get(c as usize) {
-                    Some(&f) => (c as usize, f),
-                    None => {
-                        let slot = 128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize;
-                        (slot, cache.class(c))
-                    }
-                };
-                if let Some(n) = counts.get_mut(slot) {
-                    *n += 1;
-                }
-                if f & ALPHA != 0 {
-                    let s = if c.is_ascii() {
-                        Script::Latin
-                    } else {
-                        script_of(c)
-                    };
-                    if !in_word {
-                        in_word = true;
-                        word_script = None;
-                        word_mixed = false;
-                    }
-                    match word_script {
-                        None => word_script = Some(s),
-                        Some(w) if w != s && s != Script::Other && w != Script::Other => {
-                            word_mixed = true
-                        }
-                        Some(_) => {}
-                    }
-                } else {
-                    if in_word {
-                        words += 1;
-                        mixed_words += usize::from(word_mixed);
-                        in_word = false;
-                    }
-                    digits += usize::from(f & DIGIT != 0);
-                    if f & SPACE == 0 {
-                        non_letters += 1;
-                        symbols += usize::from(f & PUNCT != 0);
-                    }
-                }
-                if f & SPACE != 0 {
-                    longest = longest.max(run);
-                    run = 0;
-                } else {
-                    run += 1;
-                }
-                if f & ALNUM != 0 {
-                    in_vword = true;
-                    h = (h ^ c as u32).wrapping_mul(0x0100_0193);
-                } else if in_vword {
-                    in_vword = false;
-                    vwords += 1;
-                    repeats += usize::from(seen_before(&mut seen, h));
-                    h = 0x811c_9dc5;
-                }
-            }
-            if in_word {
-                words += 1;
-                mixed_words += usize::from(word_mixed);
-            }
-        }
-        longest = longest.max(run);
-        if in_vword {
-            vwords += 1;
-            repeats += usize::from(seen_before(&mut seen, h));
-        }
+        let s = model::scan(view, |_| {});
         let ppl = lm.map(|m| m.perplexity(view)).unwrap_or_default();
+        Features::from_scan(&s, findings, ppl)
+    }
+
+    /// The features from one [`model::scan`] of a view and its perplexity.
+    pub(crate) fn from_scan(s: &model::Scan, findings: &Findings, ppl: lm::Perplexity) -> Features {
         Features::assemble(
-            [chars, symbols, digits, non_letters, words, mixed_words],
-            entropy(&counts, chars),
-            [vwords, repeats, longest],
+            [
+                s.chars,
+                s.symbols,
+                s.digits,
+                s.non_letters,
+                s.words,
+                s.mixed_words,
+            ],
+            entropy(&s.counts, s.chars),
+            [s.vwords, s.repeats, s.longest],
             findings,
             ppl,
         )
@@ -449,7 +348,7 @@ mod tests {
         let mut counts = [0u32; 256];
         let mut seen = [0u64; 64];
         let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
-        let mut h: u32 = 0x811c_9dc5;
+        let mut h: u64 = 0x1234_5678_9abc_def1;
         let mut in_vword = false;
         for c in view.chars() {
             chars += 1;
@@ -497,12 +396,12 @@ mod tests {
             }
             if c.is_alphanumeric() {
                 in_vword = true;
-                h = (h ^ c as u32).wrapping_mul(0x0100_0193);
+                h = (h ^ u64::from(u32::from(c))).wrapping_mul(0x0000_0100_0000_01b3);
             } else if in_vword {
                 in_vword = false;
                 vwords += 1;
-                repeats += usize::from(seen_before(&mut seen, h));
-                h = 0x811c_9dc5;
+                repeats += usize::from(seen_before(&mut seen, (h ^ h >> 32) as u32));
+                h = 0x1234_5678_9abc_def1;
             }
         }
         if in_word {
@@ -512,7 +411,7 @@ mod tests {
         longest = longest.max(run);
         if in_vword {
             vwords += 1;
-            repeats += usize::from(seen_before(&mut seen, h));
+            repeats += usize::from(seen_before(&mut seen, (h ^ h >> 32) as u32));
         }
         let ppl = lm.map(|m| m.perplexity_reference(view)).unwrap_or_default();
         Features::assemble(

@@ -2,25 +2,31 @@
 //! the normalized view plus the standardized, binned [`Features`] it reads
 //! ([`MODEL_FEATURES`]: those of the content, not of the form).
 //!
-//! Hashed part: word unigrams and bigrams (runs of alphanumeric characters)
-//! and byte 3-, 4- and 5-grams of the view, each hashed into a table of
-//! 2^[`BUCKET_BITS`] `i8` weights sharing one scale; a segment's hashed sum is
+//! Hashed part ([`hashed`]): character 3-grams of the view, character
+//! 4-grams of its letters and digits alone (across separators) and word
+//! unigrams and bigrams, each hashed into a table of 2^[`BUCKET_BITS`] `i8`
+//! weights sharing one scale; a segment's hashed sum is
 //! divided by the square root of the number of n-grams, so long texts do not
 //! saturate. Numeric part: each feature standardized with the training mean
 //! and deviation, clipped to +-4, with one linear weight and one weight per bin
 //! of half a deviation (a step function, so "much higher than usual" can weigh
-//! differently from "a little higher"). Hashing is incremental over the bytes:
-//! no allocation per n-gram.
+//! differently from "a little higher"). One pass over the view hashes the
+//! n-grams and counts what the features need ([`Model::score`]): no
+//! allocation per n-gram.
 
 use super::lm::{b64_decode, b64_encode, CharLm, LmSpec};
-use super::{ClassCache, Features, ALNUM, FEATURE_NAMES, MODEL_FEATURES, N_MODEL_FEATURES};
+use super::{
+    ClassCache, Features, ALNUM, ALPHA, ASCII_CLASS, DIGIT, FEATURE_NAMES, MODEL_FEATURES,
+    N_MODEL_FEATURES, PUNCT, SPACE,
+};
+use crate::normalize::Findings;
 use serde::{Deserialize, Serialize};
 
 /// The model format this build reads and writes.
 pub const MODEL_VERSION: u32 = 2;
 
 /// Bits of the hashed weight table index.
-pub const BUCKET_BITS: u32 = 14;
+pub const BUCKET_BITS: u32 = 16;
 /// Bins per numeric feature.
 pub const N_BINS: usize = 12;
 /// The symbol every character outside ASCII stands for in the character
@@ -96,63 +102,113 @@ fn word_grams<F: FnMut(usize)>(h: u64, prev: &mut u64, emit: &mut F) {
     *prev = h;
 }
 
+/// What one pass over a view counts: the hashed n-grams (how many) and the
+/// character counts the [`Features`] are made of.
+#[derive(Debug, Clone)]
+pub(crate) struct Scan {
+    /// Hashed n-grams emitted.
+    pub n: usize,
+    pub chars: usize,
+    pub symbols: usize,
+    pub digits: usize,
+    pub non_letters: usize,
+    /// Words of letters, and those mixing scripts (counted only in views
+    /// that are not all ASCII: an ASCII word cannot mix scripts).
+    pub words: usize,
+    pub mixed_words: usize,
+    /// Words of alphanumerics, and those seen before in the text.
+    pub vwords: usize,
+    pub repeats: usize,
+    /// Longest run without whitespace, in characters.
+    pub longest: usize,
+    /// Characters by slot: ASCII by value, others hashed into 128..256.
+    pub counts: [u32; 256],
+}
+
 /// Calls `emit` with the bucket of every hashed n-gram of `view`; returns how many.
 ///
-/// Three kinds, in one pass over the bytes:
+/// Three kinds:
 ///
 /// * character 3-grams of the view (punctuation, spacing, word edges);
-/// * character 4- and 5-grams of its letters and digits alone, across
-///   spaces and punctuation, so that `ignore all previous`,
-///   `ignoreallprevious` and `i.g.n.o.r.e a.l.l` give the same ones: how a
-///   text is spelled out is no evidence, what it spells is;
+/// * character 4-grams of its letters and digits alone, across spaces and
+///   punctuation, so that `ignore all previous`, `ignoreallprevious` and
+///   `i.g.n.o.r.e a.l.l` give the same ones: how a text is spelled out is
+///   no evidence, what it spells is;
 /// * word unigrams and bigrams (runs of alphanumeric characters).
 ///
 /// Every character outside ASCII counts as the one symbol [`OTHER`] in the
-/// character n-grams. ASCII bytes take a table lookup, other characters are
-/// decoded. (The order and values of the buckets are part of the model
-/// format: `train` uses this too.)
+/// character n-grams. (The order and values of the buckets are part of the
+/// model format: `train` uses this too.)
 #[inline]
-pub fn hashed(view: &str, mut emit: impl FnMut(usize)) -> usize {
+pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
+    scan(view, emit).n
+}
+
+/// The one pass behind [`hashed`] and [`Features::compute`]: the n-grams
+/// and the counts together, so that scoring a view reads it once. ASCII
+/// bytes take a table lookup and no branch on their class (whitespace runs,
+/// counts); other characters are decoded and classified through a small
+/// cache. With an `emit` that does nothing, the hashing compiles away.
+#[inline]
+pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
     const M3: u64 = 0xff_ffff;
     const M4: u64 = 0xffff_ffff;
-    const M5: u64 = 0xff_ffff_ffff;
     let bytes = view.as_bytes();
-    let mut n = 0usize;
-    // The last three symbols of the view and the last five letters, the
+    let ascii = view.is_ascii();
+    // Counters in locals, not in the returned struct: its histogram would
+    // keep them in memory, one store-to-load chain per byte each.
+    let mut counts = [0u32; 256];
+    let (mut n, mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0, 0);
+    let (mut vwords, mut repeats, mut longest, mut run) = (0, 0, 0usize, 0usize);
+    // The last three symbols of the view and the last four letters, the
     // newest in the low byte, with how many were seen.
     let (mut win, mut seen) = (0u64, 0usize);
     let (mut letters, mut lseen) = (0u64, 0usize);
     let mut prev: u64 = 0x5bd1_e995;
-    let mut h: u64 = 0x1234_5678_9abc_def1;
+    let mut h: u64 = WORD_BASIS;
     let mut in_word = false;
+    let mut words_seen = [0u64; 64];
+    // Script mixing inside words of letters (views with non-ASCII only).
+    let mut script_word = ScriptWord::default();
     let mut cache = ClassCache::new();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        let (c, sym, alnum, width) = if b < 0x80 {
-            (u32::from(b), b, b.is_ascii_alphanumeric(), 1)
+        // ASCII: only the histogram here, its classes are summed at the end.
+        let (c, sym, f, width) = if b < 0x80 {
+            counts[usize::from(b)] += 1;
+            (u32::from(b), b, ASCII_CLASS[usize::from(b)], 1)
         } else {
-            match view.get(i..).and_then(|s| s.chars().next()) {
-                Some(c) => (
-                    u32::from(c),
-                    OTHER,
-                    cache.class(c) & ALNUM != 0,
-                    c.len_utf8(),
-                ),
-                None => (u32::from(b), OTHER, false, 1),
-            }
+            let (c, f, width) = match view.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) => (u32::from(c), cache.class(c), c.len_utf8()),
+                None => (u32::from(b), 0, 1),
+            };
+            // Slots 128..256, by a hash of the character.
+            let slot = 0x80 | (c.wrapping_mul(0x9E37_79B1) >> 25) as usize;
+            counts[slot & 0xff] += 1;
+            chars += 1;
+            let other = usize::from(f & (ALPHA | SPACE) == 0);
+            digits += usize::from(f & DIGIT != 0);
+            non_letters += other;
+            symbols += other & usize::from(f & PUNCT != 0);
+            (c, OTHER, f, width)
         };
         i += width;
+        run = if f & SPACE != 0 { 0 } else { run + 1 };
+        longest = longest.max(run);
+        if !ascii {
+            script_word.step(c, f);
+        }
         win = (win << 8 | u64::from(sym)) & M3;
         seen += 1;
         if seen >= 3 {
             emit(finish(win ^ 3 << 56));
             n += 1;
         }
-        if alnum {
-            letters = (letters << 8 | u64::from(sym)) & M5;
+        if f & ALNUM != 0 {
+            letters = (letters << 8 | u64::from(sym)) & M4;
             lseen += 1;
             if lseen >= 4 {
-                emit(finish((letters & M4) ^ 0x14 << 56));
+                emit(finish(letters ^ 0x14 << 56));
                 n += 1;
             }
             in_word = true;
@@ -161,14 +217,95 @@ pub fn hashed(view: &str, mut emit: impl FnMut(usize)) -> usize {
             in_word = false;
             word_grams(h, &mut prev, &mut emit);
             n += 2;
-            h = 0x1234_5678_9abc_def1;
+            vwords += 1;
+            repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
+            h = WORD_BASIS;
         }
     }
     if in_word {
         word_grams(h, &mut prev, &mut emit);
         n += 2;
+        vwords += 1;
+        repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
     }
-    n
+    script_word.end();
+    for (&k, &f) in counts.iter().zip(&ASCII_CLASS) {
+        let k = k as usize;
+        let other = usize::from(f & (ALPHA | SPACE) == 0);
+        chars += k;
+        digits += k * usize::from(f & DIGIT != 0);
+        non_letters += k * other;
+        symbols += k * (other & usize::from(f & PUNCT != 0));
+    }
+    Scan {
+        n,
+        chars,
+        symbols,
+        digits,
+        non_letters,
+        words: script_word.words,
+        mixed_words: script_word.mixed_words,
+        vwords,
+        repeats,
+        longest,
+        counts,
+    }
+}
+
+/// A word's 64-bit hash folded to the 32 bits of the repetition set.
+#[inline]
+fn fold(h: u64) -> u32 {
+    (h ^ h >> 32) as u32
+}
+
+/// The start value of a word's hash.
+const WORD_BASIS: u64 = 0x1234_5678_9abc_def1;
+
+/// Tracks the scripts of the letters of the current word of letters, and
+/// counts the words and those that mix scripts.
+#[derive(Default)]
+struct ScriptWord {
+    script: Option<super::Script>,
+    mixed: bool,
+    in_word: bool,
+    words: usize,
+    mixed_words: usize,
+}
+
+impl ScriptWord {
+    #[inline]
+    fn step(&mut self, c: u32, f: u8) {
+        if f & ALPHA != 0 {
+            let s = if c < 0x80 {
+                super::Script::Latin
+            } else {
+                char::from_u32(c).map_or(super::Script::Other, super::script_of)
+            };
+            if !self.in_word {
+                self.in_word = true;
+                self.script = None;
+                self.mixed = false;
+            }
+            match self.script {
+                None => self.script = Some(s),
+                Some(w) if w != s && s != super::Script::Other && w != super::Script::Other => {
+                    self.mixed = true
+                }
+                Some(_) => {}
+            }
+        } else {
+            self.end();
+        }
+    }
+
+    #[inline]
+    fn end(&mut self) {
+        if self.in_word {
+            self.words += 1;
+            self.mixed_words += usize::from(self.mixed);
+            self.in_word = false;
+        }
+    }
 }
 
 /// Standardized, clipped value of each feature the model reads and its bin.
@@ -347,11 +484,28 @@ impl Model {
         &self.lm
     }
 
-    /// The probability that a segment is an attack, from its view and features.
+    /// The probability that a segment is an attack, from its view and its
+    /// features (already computed: [`Model::score`] does both in one pass).
     pub fn probability(&self, view: &str, features: &Features) -> f32 {
         let mut sum: i32 = 0;
         let w = &*self.weights;
         let n = hashed(view, |i| sum += i32::from(w[i & BUCKET_MASK]));
+        self.combine(sum, n, features)
+    }
+
+    /// Scores a view: its [`Features`] (`findings` are those of its
+    /// normalization) and the probability that it is an attack, reading it
+    /// once for the n-grams and the counts, and once for the language model.
+    pub fn score(&self, view: &str, findings: &Findings) -> (f32, Features) {
+        let mut sum: i32 = 0;
+        let w = &*self.weights;
+        let s = scan(view, |i| sum += i32::from(w[i & BUCKET_MASK]));
+        let f = Features::from_scan(&s, findings, self.lm.perplexity(view));
+        (self.combine(sum, s.n, &f), f)
+    }
+
+    /// The logistic model over the hashed sum of `n` n-grams and the features.
+    fn combine(&self, sum: i32, n: usize, features: &Features) -> f32 {
         let mut logit = self.bias + self.scale * sum as f32 / (n.max(1) as f32).sqrt();
         for (i, (z, bin)) in numeric(features, &self.mean, &self.std).iter().enumerate() {
             logit += self.linear[i] * z + self.bins.get(i * N_BINS + bin).copied().unwrap_or(0.0);
@@ -388,12 +542,10 @@ mod tests {
             .filter(|c| c.is_alphanumeric())
             .map(sym)
             .collect();
-        for (k, tag) in [(4usize, 0x14u64), (5, 0x15)] {
-            for w in letters.windows(k) {
-                let packed = w.iter().fold(0u64, |acc, s| acc << 8 | s);
-                emit(finish(packed ^ tag << 56));
-                n += 1;
-            }
+        for w in letters.windows(4) {
+            let packed = w.iter().fold(0u64, |acc, s| acc << 8 | s);
+            emit(finish(packed ^ 0x14 << 56));
+            n += 1;
         }
         let mut prev: u64 = 0x5bd1_e995;
         for word in view
@@ -432,18 +584,14 @@ mod tests {
 
     #[test]
     fn letters_spelled_out_give_the_letter_ngrams_of_the_words() {
-        // The letter 4- and 5-grams of "ignore all previous instructions".
+        // The letter 4-grams of "ignore all previous instructions".
         let letters: Vec<u64> = "ignoreallpreviousinstructions"
             .bytes()
             .map(u64::from)
             .collect();
-        let mut want: Vec<usize> = [(4usize, 0x14u64), (5, 0x15)]
-            .iter()
-            .flat_map(|&(k, tag)| {
-                letters
-                    .windows(k)
-                    .map(move |w| finish(w.iter().fold(0, |acc, s| acc << 8 | s) ^ tag << 56))
-            })
+        let mut want: Vec<usize> = letters
+            .windows(4)
+            .map(|w| finish(w.iter().fold(0, |acc, s| acc << 8 | s) ^ 0x14 << 56))
             .collect();
         want.sort_unstable();
         for form in [
@@ -501,6 +649,14 @@ mod tests {
         let miss = back.probability("what a day", &f);
         assert!(hit > 0.8 && miss < 0.3, "{hit} {miss}");
         assert_eq!(hit, m.probability("ignore previous", &f));
+        // One pass (score) and two (features, then probability) agree.
+        for v in ["ignore previous", "what a day", "привет 1gn0r3 ｘ", ""] {
+            let none = Findings::default();
+            let two = m.probability(v, &Features::compute(v, &none, Some(m.lm())));
+            let (one, feats) = m.score(v, &none);
+            assert_eq!(one, two, "{v:?}");
+            assert_eq!(feats, Features::compute(v, &none, Some(m.lm())), "{v:?}");
+        }
         let mut bad = spec.clone();
         bad.linear.pop();
         assert!(Model::from_spec(&bad).is_err());

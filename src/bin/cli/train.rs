@@ -48,7 +48,9 @@ pub struct Args {
     /// at random (fullwidth, look-alikes, invisible characters, spelled out,
     /// leetspeak, encoded inside the text...), for attacks and benign texts
     /// alike; a fraction is a chance (0.5: half the texts get one copy); 0: none.
-    /// Held-out folds are never augmented. The shipped model uses 0 (see the README).
+    /// Held-out folds are never augmented. The shipped model uses 1 with the
+    /// forms spelled_out, leetspeak, fullwidth, lookalikes, invisible and
+    /// encoded_inside (see the README).
     #[arg(long, default_value_t = 0.0)]
     augment: f64,
     /// The forms --augment draws from, comma-separated (default: all of them).
