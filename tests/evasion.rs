@@ -133,7 +133,7 @@ fn no_rule_or_detector_blocks_a_benign_prompt_under_any_transform_that_applies()
 }
 
 /// Known gap, run with `--ignored`: the classifier reads the normalized
-/// view, not the form, but 22 of 2280 still fail (683 when it read the
+/// view, not the form, but 15 of 2280 still fail (683 when it read the
 /// original text's character classes and the form counts): spelled-out
 /// base64 and digests that no longer decode, Bengali split from its vowel
 /// signs, and single variation selectors after letters counted like a

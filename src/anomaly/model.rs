@@ -133,7 +133,8 @@ pub(crate) struct Scan {
 /// * character 4-grams of its letters and digits alone, across spaces and
 ///   punctuation, so that `ignore all previous`, `ignoreallprevious` and
 ///   `i.g.n.o.r.e a.l.l` give the same ones: how a text is spelled out is
-///   no evidence, what it spells is;
+///   no evidence, what it spells is; leet digits, and leet symbols next to
+///   a letter or digit, count as the letters they stand for ([`LEET`]);
 /// * word unigrams and bigrams (runs of alphanumeric characters).
 ///
 /// Every character outside ASCII counts as the one symbol [`OTHER`] in the
@@ -204,13 +205,20 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
             emit(finish(win ^ 3 << 56));
             n += 1;
         }
-        if f & ALNUM != 0 {
-            letters = (letters << 8 | u64::from(sym)) & M4;
+        // The letter stream reads leetspeak as the letters it stands for:
+        // digits always, symbols next to a letter or digit (`$3nd`, `+h3`).
+        let leet = LEET[usize::from(sym)];
+        let near = || in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+        if f & ALNUM != 0 || (leet != 0 && near()) {
+            let l = if leet != 0 { leet } else { sym };
+            letters = (letters << 8 | u64::from(l)) & M4;
             lseen += 1;
             if lseen >= 4 {
                 emit(finish(letters ^ 0x14 << 56));
                 n += 1;
             }
+        }
+        if f & ALNUM != 0 {
             in_word = true;
             h = (h ^ u64::from(c)).wrapping_mul(FNV);
         } else if in_word {
@@ -251,6 +259,32 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
         counts,
     }
 }
+
+/// The letter a leetspeak character stands for in the letter stream (0:
+/// none): the common substitutions, `1` and `!` for `i`, `|` for `l`.
+const LEET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let pairs: [(u8, u8); 12] = [
+        (b'0', b'o'),
+        (b'1', b'i'),
+        (b'!', b'i'),
+        (b'3', b'e'),
+        (b'4', b'a'),
+        (b'@', b'a'),
+        (b'5', b's'),
+        (b'$', b's'),
+        (b'7', b't'),
+        (b'+', b't'),
+        (b'|', b'l'),
+        (b'8', b'b'),
+    ];
+    let mut k = 0;
+    while k < pairs.len() {
+        t[pairs[k].0 as usize] = pairs[k].1;
+        k += 1;
+    }
+    t
+};
 
 /// A word's 64-bit hash folded to the 32 bits of the repetition set.
 #[inline]
@@ -537,11 +571,22 @@ mod tests {
             emit(finish((w[0] << 16 | w[1] << 8 | w[2]) ^ 3 << 56));
             n += 1;
         }
-        let letters: Vec<u64> = view
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .map(sym)
-            .collect();
+        let chars: Vec<char> = view.chars().collect();
+        let mut letters: Vec<u64> = Vec::new();
+        for (k, &c) in chars.iter().enumerate() {
+            let leet = if c.is_ascii() { LEET[c as usize] } else { 0 };
+            let near = |j: Option<usize>| {
+                j.and_then(|j| chars.get(j)).is_some_and(|c| {
+                    c.is_ascii_alphanumeric() || !c.is_ascii() && c.is_alphanumeric()
+                })
+            };
+            // "Next to": the character before is alphanumeric, or the one after is ASCII alphanumeric.
+            let before = near(k.checked_sub(1));
+            let after = chars.get(k + 1).is_some_and(char::is_ascii_alphanumeric);
+            if c.is_alphanumeric() || (leet != 0 && (before || after)) {
+                letters.push(if leet != 0 { u64::from(leet) } else { sym(c) });
+            }
+        }
         for w in letters.windows(4) {
             let packed = w.iter().fold(0u64, |acc, s| acc << 8 | s);
             emit(finish(packed ^ 0x14 << 56));
