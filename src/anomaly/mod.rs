@@ -358,6 +358,10 @@ mod tests {
                 128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize
             };
             counts[slot] += 1;
+            // Numeric characters, letters among them (Roman numerals).
+            if c.is_numeric() {
+                digits += 1;
+            }
             if c.is_alphabetic() {
                 let s = script_of(c);
                 if !in_word {
@@ -377,9 +381,6 @@ mod tests {
                     words += 1;
                     mixed_words += usize::from(word_mixed);
                     in_word = false;
-                }
-                if c.is_numeric() {
-                    digits += 1;
                 }
                 if !c.is_whitespace() {
                     non_letters += 1;
