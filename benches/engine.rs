@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
 /// language model) and the hashed logistic regression, on a view normalized
 /// beforehand. The floor: <= 30 us.
 fn bench_model(c: &mut Criterion) {
-    use inference_firewall::anomaly::{default_model, Features};
+    use inference_firewall::anomaly::default_model;
     let Ok(model) = default_model() else {
         return; // no trained model embedded yet
     };
@@ -82,15 +82,7 @@ fn bench_model(c: &mut Criterion) {
     let mut group = c.benchmark_group("classifier");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("4KiB-segment", |b| {
-        b.iter(|| {
-            let f = Features::compute(
-                black_box(&text),
-                black_box(&n.view),
-                &n.findings,
-                Some(model.lm()),
-            );
-            black_box(model.probability(&n.view, &f))
-        })
+        b.iter(|| black_box(model.score(black_box(&n.view), &n.findings).0))
     });
     group.finish();
 }

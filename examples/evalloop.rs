@@ -94,13 +94,7 @@ fn model_loop(case: &str, n: usize) {
     let cpu0 = cpu_ticks();
     let mut sum = 0f32;
     for _ in 0..n {
-        let f = Features::compute(
-            black_box(&text),
-            black_box(&norm.view),
-            &norm.findings,
-            Some(model.lm()),
-        );
-        sum += model.probability(&norm.view, &f);
+        sum += model.score(black_box(&norm.view), &norm.findings).0;
     }
     let cpu = (cpu_ticks() - cpu0) as f64 / 100.0 / n as f64;
     eprintln!(
@@ -119,13 +113,7 @@ fn model_loop(case: &str, n: usize) {
         eprintln!("  {name}: {:.1} us ({acc})", cpu * 1e6);
     };
     part("features without lm", &|| {
-        Features::compute(
-            black_box(&text),
-            black_box(&norm.view),
-            &norm.findings,
-            None,
-        )
-        .values[1]
+        Features::compute(black_box(&norm.view), &norm.findings, None).values[1]
     });
     part("lm perplexity", &|| {
         model.lm().perplexity(black_box(&norm.view)).mean

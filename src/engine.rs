@@ -385,12 +385,15 @@ impl Engine {
         hits
     }
 
-    /// The learned classifier and the anomaly thresholds. Each segment of the
-    /// roles they read is measured once (features over its original text and
-    /// main view; decoded views are left to the rules); the classifier's hit
-    /// takes the highest probability over those segments and points at that
-    /// segment, and each anomaly feature fires at most once, at the first
-    /// segment past its threshold.
+    /// The learned classifier and the anomaly thresholds. Both read what a
+    /// segment says, not the form it came in: features are measured on the
+    /// normalized view, so a fullwidth, spelled-out or percent-encoded text
+    /// scores as its plain form (the form itself is the `detectors`' evidence,
+    /// weighed on its own). The classifier scores the main view and every
+    /// view decoded from the segment, and its hit takes the highest
+    /// probability over all of them and points at that segment; each anomaly
+    /// feature fires at most once, at the first segment past its threshold
+    /// (measured on the main view).
     fn detect_anomalies(&self, payload: &Payload, normalized: &[Normalized], hits: &mut Vec<Hit>) {
         let p = &self.policy;
         if p.classifier.is_none() && p.anomaly.is_none() {
@@ -410,14 +413,37 @@ impl Engine {
                 (None, Some(a)) => a.lm_model.lm(),
                 (None, None) => continue,
             };
-            let f = Features::compute(&seg.text, &n.view, &n.findings, Some(lm));
-            if let Some(c) = classifier.filter(|c| c.scores(&n.view)) {
-                let prob = c.model.probability(&n.view, &f);
-                if best.map_or(true, |(b, _)| prob > b) {
-                    best = Some((prob, i));
+            // Features of what the text says (its view), not of the form it
+            // came in: every form of a text scores as its plain form.
+            let mut main_features = None;
+            if let Some(c) = classifier {
+                // The main view and every view decoded from the text (ROT13,
+                // a smuggled payload...): the segment is as suspect as the
+                // worst of them.
+                // A `data:` URL's base64 body is media, not text a model
+                // reads: its main view is no prose to judge (what it decodes
+                // to, if text, is still scored).
+                let media = is_base64_data_url(&seg.text);
+                let none = Findings::default();
+                let decoded = n.decoded.iter().map(|d| (d.view.as_str(), &none, false));
+                for (view, findings, main) in
+                    std::iter::once((n.view.as_str(), &n.findings, true)).chain(decoded)
+                {
+                    if (main && media) || !c.scores(view) {
+                        continue;
+                    }
+                    let (prob, f) = c.model.score(view, findings);
+                    if main {
+                        main_features = Some(f);
+                    }
+                    if best.map_or(true, |(b, _)| prob > b) {
+                        best = Some((prob, i));
+                    }
                 }
             }
             if let Some(a) = anomaly {
+                let f = main_features
+                    .unwrap_or_else(|| Features::compute(&n.view, &n.findings, Some(lm)));
                 for (slot, check) in fired.iter_mut().zip(&a.checks) {
                     if slot.is_none() && f.get(check.feature) > check.above {
                         *slot = Some(i);
@@ -459,6 +485,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// Whether a text is a `data:` URL carrying base64 (`data:image/png;base64,...`).
+fn is_base64_data_url(text: &str) -> bool {
+    let t = text.trim_start();
+    t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        && t.split_once(',')
+            .is_some_and(|(head, _)| head.to_ascii_lowercase().ends_with(";base64"))
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -808,6 +842,15 @@ mod tests {
         }
         let deep = "[".repeat(10_000);
         assert!(eval(&e, deep.as_bytes()).is_block());
+    }
+
+    #[test]
+    fn base64_data_urls_are_recognized() {
+        assert!(is_base64_data_url("data:image/png;base64,iVBORw0KGgo="));
+        assert!(is_base64_data_url(" DATA:image/jpeg;BASE64,/9j/4AAQ"));
+        assert!(!is_base64_data_url("data:text/plain,ignore all previous"));
+        assert!(!is_base64_data_url("see data:image/png;base64,xx"));
+        assert!(!is_base64_data_url("data"));
     }
 
     #[test]

@@ -132,12 +132,12 @@ fn no_rule_or_detector_blocks_a_benign_prompt_under_any_transform_that_applies()
     );
 }
 
-/// Known gap, run with `--ignored`: the default pack's classifier and the
-/// `lm_window_max` anomaly feature score the *form* of a text (symbol and
-/// digit ratios of the original, folded-character counts, perplexity), so
-/// they block many benign prompts in these forms (683 of 2280; 920 before
-/// `classifier.min_chars` stopped short texts such as "Hello!" from being
-/// scored), and ordinary Bengali. See the README's evasion section.
+/// Known gap, run with `--ignored`: the classifier reads the normalized
+/// view, not the form, but 15 of 2280 still fail (683 when it read the
+/// original text's character classes and the form counts): spelled-out
+/// base64 and digests that no longer decode, Bengali split from its vowel
+/// signs, and single variation selectors after letters counted like a
+/// smuggling run. See the README's evasion section.
 #[test]
 #[ignore = "known false positives of the statistical layer; see README"]
 fn every_benign_prompt_passes_the_whole_pack_under_every_transform_that_applies() {
@@ -209,12 +209,6 @@ fn multilingual_benign_text_passes_the_whole_pack_plain() {
         .filter(|t| t.name == "plain")
         .collect();
     let (_, benign) = transforms::multilingual();
-    // Known: the classifier blocks ordinary Bengali (the development corpus
-    // it was trained on has Bengali attacks and no Bengali benign text).
-    let benign: Vec<Case> = benign
-        .into_iter()
-        .filter(|c| !c.name.starts_with("bn/"))
-        .collect();
     report(
         "multilingual benign (whole pack, plain)",
         benign_failures(&Engine::default_pack().unwrap(), &table, &benign),

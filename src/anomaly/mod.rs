@@ -57,26 +57,41 @@ pub fn default_model() -> Result<Model, String> {
 }
 
 /// Names of the features, in [`Features::values`] order (rule files use them).
-pub const FEATURE_NAMES: [&str; 15] = [
+///
+/// All but three are measured on the normalized view, so that a text reads
+/// the same in every form (fullwidth, look-alikes, spelled out, encoded in
+/// place...): `invisible`, `folded` and `hidden` count the form itself (what
+/// normalization removed, folded or decoded) and are left to rule files'
+/// `anomaly` checks; the classifier reads the others ([`MODEL_FEATURES`]).
+pub const FEATURE_NAMES: [&str; 13] = [
     "length",
     "entropy",
     "symbol_ratio",
     "digit_ratio",
     "non_letter_ratio",
-    "upper_ratio",
     "script_mixing",
     "invisible",
     "folded",
     "hidden",
     "repetition",
     "longest_token",
-    "newlines",
     "lm_perplexity",
     "lm_window_max",
 ];
 
 /// Number of features.
 pub const N_FEATURES: usize = FEATURE_NAMES.len();
+
+/// The features the classifier reads, by index into [`FEATURE_NAMES`]: what
+/// the text says, not the form it was written in. The form counts
+/// (`invisible`, `folded`, `hidden`) and `script_mixing` (look-alike letters
+/// the view did not fold) are evidence of obfuscation, which the rule
+/// files' `detectors` weigh on their own; a model that read them would block a
+/// benign text for its form alone.
+pub const MODEL_FEATURES: [usize; N_MODEL_FEATURES] = [0, 1, 2, 3, 4, 9, 10, 11, 12];
+
+/// Number of features the classifier reads.
+pub const N_MODEL_FEATURES: usize = 9;
 
 /// One segment's features. Counts are log-scaled (`ln(1 + n)`) so that their
 /// distributions are usable for z-scores.
@@ -211,6 +226,19 @@ fn ln1p(n: usize) -> f32 {
     (n as f32).ln_1p()
 }
 
+/// Shannon entropy (bits) of a histogram of `total` characters.
+fn entropy(counts: &[u32; 256], total: usize) -> f32 {
+    let mut e = 0f32;
+    if total > 0 {
+        let total = total as f32;
+        for &n in counts.iter().filter(|n| **n > 0) {
+            let p = n as f32 / total;
+            e -= p * p.log2();
+        }
+    }
+    e
+}
+
 fn ratio(n: usize, d: usize) -> f32 {
     if d == 0 {
         0.0
@@ -234,186 +262,44 @@ fn seen_before(seen: &mut [u64; 64], h: u32) -> bool {
 }
 
 impl Features {
-    /// Computes the features of one segment. `lm` is the language model for
-    /// the perplexity features (0 without one).
-    pub fn compute(
-        original: &str,
-        view: &str,
-        findings: &Findings,
-        lm: Option<&CharLm>,
-    ) -> Features {
-        // Over the original text: character classes, case, script mixing inside words, lines.
-        let (
-            mut chars,
-            mut symbols,
-            mut digits,
-            mut non_letters,
-            mut upper,
-            mut letters,
-            mut newlines,
-        ) = (0usize, 0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
-        let (mut words, mut mixed_words) = (0usize, 0usize);
-        let mut word_script: Option<Script> = None;
-        let mut word_mixed = false;
-        let mut in_word = false;
-        if original.is_ascii() {
-            // All ASCII: no script can mix, so a branch-free count per byte.
-            let mut was_alpha = 0usize;
-            for &b in original.as_bytes() {
-                let f = ASCII_CLASS[usize::from(b & 0x7f)];
-                let alpha = usize::from(f & ALPHA != 0);
-                letters += alpha;
-                upper += usize::from(f & UPPER != 0);
-                digits += usize::from(f & DIGIT != 0);
-                let other = usize::from(f & (ALPHA | SPACE) == 0);
-                non_letters += other;
-                symbols += other & usize::from(f & PUNCT != 0);
-                newlines += usize::from(b == b'\n');
-                words += alpha & !was_alpha & 1;
-                was_alpha = alpha;
-            }
-            chars = original.len();
-        }
-        let mut cache = ClassCache::new();
-        let unicode_original = if original.is_ascii() { "" } else { original };
-        for c in unicode_original.chars() {
-            chars += 1;
-            // ASCII (most of most prompts) from a table; the rest by Unicode properties.
-            if let Some(&f) = ASCII_CLASS.get(c as usize) {
-                newlines += usize::from(c == '\n');
-                if f & ALPHA != 0 {
-                    letters += 1;
-                    upper += usize::from(f & UPPER != 0);
-                    if !in_word {
-                        in_word = true;
-                        word_script = Some(Script::Latin);
-                        word_mixed = false;
-                    } else if matches!(word_script, Some(w) if w != Script::Latin && w != Script::Other)
-                    {
-                        word_mixed = true;
-                    }
-                } else {
-                    if in_word {
-                        words += 1;
-                        mixed_words += usize::from(word_mixed);
-                        in_word = false;
-                    }
-                    digits += usize::from(f & DIGIT != 0);
-                    if f & SPACE == 0 {
-                        non_letters += 1;
-                        symbols += usize::from(f & PUNCT != 0);
-                    }
-                }
-                continue;
-            }
-            let f = cache.class(c);
-            if f & ALPHA != 0 {
-                letters += 1;
-                upper += usize::from(f & UPPER != 0);
-                let s = script_of(c);
-                if !in_word {
-                    in_word = true;
-                    word_script = None;
-                    word_mixed = false;
-                }
-                match word_script {
-                    None => word_script = Some(s),
-                    Some(w) if w != s && s != Script::Other && w != Script::Other => {
-                        word_mixed = true
-                    }
-                    Some(_) => {}
-                }
-            } else {
-                if in_word {
-                    words += 1;
-                    mixed_words += usize::from(word_mixed);
-                    in_word = false;
-                }
-                digits += usize::from(f & DIGIT != 0);
-                if f & SPACE == 0 {
-                    non_letters += 1;
-                    symbols += usize::from(f & PUNCT != 0);
-                }
-            }
-        }
-        if in_word {
-            words += 1;
-            mixed_words += usize::from(word_mixed);
-        }
-
-        // Over the view: character entropy, repetition of words, longest token.
-        let mut counts = [0u32; 256];
-        let mut view_chars = 0usize;
-        let mut seen = [0u64; 64];
-        let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
-        let mut h: u32 = 0x811c_9dc5;
-        let mut in_vword = false;
-        if view.is_ascii() {
-            for &b in view.as_bytes() {
-                let f = ASCII_CLASS[usize::from(b & 0x7f)];
-                counts[usize::from(b)] += 1;
-                if f & SPACE != 0 {
-                    longest = longest.max(run);
-                    run = 0;
-                } else {
-                    run += 1;
-                }
-                if f & ALNUM != 0 {
-                    in_vword = true;
-                    h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-                } else if in_vword {
-                    in_vword = false;
-                    vwords += 1;
-                    repeats += usize::from(seen_before(&mut seen, h));
-                    h = 0x811c_9dc5;
-                }
-            }
-            view_chars = view.len();
-        }
-        let unicode_view = if view.is_ascii() { "" } else { view };
-        for c in unicode_view.chars() {
-            view_chars += 1;
-            let (slot, f) = match ASCII_CLASS.get(c as usize) {
-                Some(&f) => (c as usize, f),
-                None => {
-                    let slot = 128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize;
-                    (slot, cache.class(c))
-                }
-            };
-            if let Some(n) = counts.get_mut(slot) {
-                *n += 1;
-            }
-            if f & SPACE != 0 {
-                longest = longest.max(run);
-                run = 0;
-            } else {
-                run += 1;
-            }
-            if f & ALNUM != 0 {
-                in_vword = true;
-                h = (h ^ c as u32).wrapping_mul(0x0100_0193);
-            } else if in_vword {
-                in_vword = false;
-                vwords += 1;
-                repeats += usize::from(seen_before(&mut seen, h));
-                h = 0x811c_9dc5;
-            }
-        }
-        longest = longest.max(run);
-        if in_vword {
-            vwords += 1;
-            repeats += usize::from(seen_before(&mut seen, h));
-        }
-        let mut entropy = 0f32;
-        if view_chars > 0 {
-            let total = view_chars as f32;
-            for &n in counts.iter().filter(|n| **n > 0) {
-                let p = n as f32 / total;
-                entropy -= p * p.log2();
-            }
-        }
+    /// Computes the features of one text from its normalized `view` (what a
+    /// model reads: every Unicode form of a text has the same view, so the
+    /// same features) and the [`Findings`] of its normalization (the form:
+    /// only the `invisible`, `folded` and `hidden` counts read them). `lm` is
+    /// the language model of the perplexity features (0 without one).
+    pub fn compute(view: &str, findings: &Findings, lm: Option<&CharLm>) -> Features {
+        let s = model::scan(view, |_| {});
         let ppl = lm.map(|m| m.perplexity(view)).unwrap_or_default();
-        let f = findings;
+        Features::from_scan(&s, findings, ppl)
+    }
+
+    /// The features from one [`model::scan`] of a view and its perplexity.
+    pub(crate) fn from_scan(s: &model::Scan, findings: &Findings, ppl: lm::Perplexity) -> Features {
+        Features::assemble(
+            [
+                s.chars,
+                s.symbols,
+                s.digits,
+                s.non_letters,
+                s.words,
+                s.mixed_words,
+            ],
+            entropy(&s.counts, s.chars),
+            [s.vwords, s.repeats, s.longest],
+            findings,
+            ppl,
+        )
+    }
+
+    /// The feature vector from the counts of one pass (shared with the
+    /// reference implementation of the tests, so both order them alike).
+    fn assemble(
+        [chars, symbols, digits, non_letters, words, mixed_words]: [usize; 6],
+        entropy: f32,
+        [vwords, repeats, longest]: [usize; 3],
+        f: &Findings,
+        ppl: lm::Perplexity,
+    ) -> Features {
         Features {
             values: [
                 ln1p(chars),
@@ -421,14 +307,12 @@ impl Features {
                 ratio(symbols, chars),
                 ratio(digits, chars),
                 ratio(non_letters, chars),
-                ratio(upper, letters),
                 ratio(mixed_words, words),
                 ln1p((f.invisible + f.bidi + f.tag_chars + f.variation_selectors) as usize),
                 ln1p((f.confusables + f.compatibility + f.combining_marks) as usize),
                 ln1p((f.spaced_words + f.decoded) as usize),
                 ratio(repeats, vwords),
                 ln1p(longest),
-                ln1p(newlines),
                 ppl.mean,
                 ppl.window_max,
             ],
@@ -450,41 +334,35 @@ mod tests {
 
     fn feat(text: &str) -> Features {
         let n = crate::normalize::normalize(text, &crate::limits::Limits::default());
-        Features::compute(text, &n.view, &n.findings, None)
+        Features::compute(&n.view, &n.findings, None)
     }
 
-    /// The features as first written (one Unicode-aware loop per text): the
-    /// ASCII fast paths must give exactly the same numbers.
-    pub(super) fn reference(
-        original: &str,
-        view: &str,
-        findings: &Findings,
-        lm: Option<&CharLm>,
-    ) -> Features {
-        // Over the original text: character classes, case, script mixing inside words, lines.
-        let (
-            mut chars,
-            mut symbols,
-            mut digits,
-            mut non_letters,
-            mut upper,
-            mut letters,
-            mut newlines,
-        ) = (0usize, 0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    /// The features in one plain Unicode-aware loop over the view: the
+    /// ASCII fast path and the memoized classes must give the same numbers.
+    pub(super) fn reference(view: &str, findings: &Findings, lm: Option<&CharLm>) -> Features {
+        let (mut chars, mut symbols, mut digits, mut non_letters) =
+            (0usize, 0usize, 0usize, 0usize);
         let (mut words, mut mixed_words) = (0usize, 0usize);
         let mut word_script: Option<Script> = None;
-        let mut word_mixed = false;
-        let mut in_word = false;
-        for c in original.chars() {
+        let (mut word_mixed, mut in_word) = (false, false);
+        let mut counts = [0u32; 256];
+        let mut seen = [0u64; 64];
+        let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
+        let mut h: u64 = 0x1234_5678_9abc_def1;
+        let mut in_vword = false;
+        for c in view.chars() {
             chars += 1;
-            if c == '\n' {
-                newlines += 1;
+            let slot = if c.is_ascii() {
+                c as usize
+            } else {
+                128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize
+            };
+            counts[slot] += 1;
+            // Numeric characters, letters among them (Roman numerals).
+            if c.is_numeric() {
+                digits += 1;
             }
             if c.is_alphabetic() {
-                letters += 1;
-                if c.is_uppercase() {
-                    upper += 1;
-                }
                 let s = script_of(c);
                 if !in_word {
                     in_word = true;
@@ -504,38 +382,12 @@ mod tests {
                     mixed_words += usize::from(word_mixed);
                     in_word = false;
                 }
-                if c.is_ascii_digit() || c.is_numeric() {
-                    digits += 1;
-                }
                 if !c.is_whitespace() {
                     non_letters += 1;
                     if c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_control()) {
                         symbols += 1;
                     }
                 }
-            }
-        }
-        if in_word {
-            words += 1;
-            mixed_words += usize::from(word_mixed);
-        }
-
-        // Over the view: character entropy, repetition of words, longest token.
-        let mut counts = [0u32; 256];
-        let mut view_chars = 0usize;
-        let mut seen = [0u64; 64];
-        let (mut vwords, mut repeats, mut longest, mut run) = (0usize, 0usize, 0usize, 0usize);
-        let mut h: u32 = 0x811c_9dc5;
-        let mut in_vword = false;
-        for c in view.chars() {
-            view_chars += 1;
-            let slot = if c.is_ascii() {
-                c as usize
-            } else {
-                128 + ((c as u32).wrapping_mul(0x9E37_79B1) >> 25) as usize
-            };
-            if let Some(n) = counts.get_mut(slot) {
-                *n += 1;
             }
             if c.is_whitespace() {
                 longest = longest.max(run);
@@ -545,48 +397,31 @@ mod tests {
             }
             if c.is_alphanumeric() {
                 in_vword = true;
-                h = (h ^ c as u32).wrapping_mul(0x0100_0193);
+                h = (h ^ u64::from(u32::from(c))).wrapping_mul(0x0000_0100_0000_01b3);
             } else if in_vword {
                 in_vword = false;
                 vwords += 1;
-                repeats += usize::from(seen_before(&mut seen, h));
-                h = 0x811c_9dc5;
+                repeats += usize::from(seen_before(&mut seen, (h ^ h >> 32) as u32));
+                h = 0x1234_5678_9abc_def1;
             }
+        }
+        if in_word {
+            words += 1;
+            mixed_words += usize::from(word_mixed);
         }
         longest = longest.max(run);
         if in_vword {
             vwords += 1;
-            repeats += usize::from(seen_before(&mut seen, h));
-        }
-        let mut entropy = 0f32;
-        if view_chars > 0 {
-            let total = view_chars as f32;
-            for &n in counts.iter().filter(|n| **n > 0) {
-                let p = n as f32 / total;
-                entropy -= p * p.log2();
-            }
+            repeats += usize::from(seen_before(&mut seen, (h ^ h >> 32) as u32));
         }
         let ppl = lm.map(|m| m.perplexity_reference(view)).unwrap_or_default();
-        let f = findings;
-        Features {
-            values: [
-                ln1p(chars),
-                entropy,
-                ratio(symbols, chars),
-                ratio(digits, chars),
-                ratio(non_letters, chars),
-                ratio(upper, letters),
-                ratio(mixed_words, words),
-                ln1p((f.invisible + f.bidi + f.tag_chars + f.variation_selectors) as usize),
-                ln1p((f.confusables + f.compatibility + f.combining_marks) as usize),
-                ln1p((f.spaced_words + f.decoded) as usize),
-                ratio(repeats, vwords),
-                ln1p(longest),
-                ln1p(newlines),
-                ppl.mean,
-                ppl.window_max,
-            ],
-        }
+        Features::assemble(
+            [chars, symbols, digits, non_letters, words, mixed_words],
+            entropy(&counts, chars),
+            [vwords, repeats, longest],
+            findings,
+            ppl,
+        )
     }
 
     #[test]
@@ -604,9 +439,12 @@ mod tests {
         ];
         for t in texts {
             let n = crate::normalize::normalize(t, &crate::limits::Limits::default());
-            let fast = Features::compute(t, &n.view, &n.findings, Some(lm.lm()));
-            let slow = reference(t, &n.view, &n.findings, Some(lm.lm()));
-            assert_eq!(fast, slow, "{t:?}");
+            // The view, and the raw text as if it were one (other characters).
+            for v in [n.view.as_str(), t] {
+                let fast = Features::compute(v, &n.findings, Some(lm.lm()));
+                let slow = reference(v, &n.findings, Some(lm.lm()));
+                assert_eq!(fast, slow, "{v:?}");
+            }
         }
     }
 
@@ -639,7 +477,7 @@ mod tests {
 
     #[test]
     fn names_and_values_line_up() {
-        assert_eq!(feature_index("lm_perplexity"), Some(13));
+        assert_eq!(feature_index("lm_perplexity"), Some(11));
         assert_eq!(feature_index("nope"), None);
         let f = feat("Hello world");
         assert!((f.get(0) - 12f32.ln()).abs() < 1e-5);
@@ -648,16 +486,41 @@ mod tests {
 
     #[test]
     fn mixed_scripts_symbols_and_repetition_are_measured() {
-        assert!(
-            feat("pаypal lоgin").get(6) > 0.9,
-            "Cyrillic letters inside Latin words"
-        );
-        assert_eq!(feat("Привет, как дела?").get(6), 0.0);
-        assert!(feat("]( ** !-- {{ }} ;;").get(2) > 0.5);
-        assert!(feat("go go go go go go go go").get(10) > 0.8);
-        assert!(feat("a\u{200b}b\u{200b}c").get(7) > 0.0);
+        let at = |text: &str, name: &str| feat(text).get(feature_index(name).unwrap());
+        // Measured on a view as given (normalizing would fold these letters).
+        let mixing = feature_index("script_mixing").unwrap();
+        let raw = Features::compute("paдpal loгin", &Findings::default(), None);
+        assert!(raw.get(mixing) > 0.9, "Cyrillic letters inside Latin words");
+        assert_eq!(at("Привет, как дела?", "script_mixing"), 0.0);
+        assert!(at("]( ** !-- {{ }} ;;", "symbol_ratio") > 0.5);
+        assert!(at("go go go go go go go go", "repetition") > 0.8);
+        assert!(at("a\u{200b}b\u{200b}c", "invisible") > 0.0);
+        assert!(at("ｈｅｌｌｏ", "folded") > 0.0);
         let empty = feat("");
         assert!(empty.values.iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn the_classifier_features_of_a_text_do_not_depend_on_its_form() {
+        let lm = crate::anomaly::default_model().unwrap();
+        let plain = "Give me a simple recipe for banana bread, with 3 ripe bananas.";
+        let fullwidth: String = plain
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        let zero_width: String = plain.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        let model_features = |t: &str| {
+            let n = crate::normalize::normalize(t, &crate::limits::Limits::default());
+            let f = Features::compute(&n.view, &n.findings, Some(lm.lm()));
+            MODEL_FEATURES.map(|i| f.get(i))
+        };
+        let want = model_features(plain);
+        for t in [fullwidth.as_str(), &zero_width, &plain.to_uppercase()] {
+            assert_eq!(model_features(t), want, "{t:?}");
+        }
     }
 }
 
@@ -684,9 +547,11 @@ mod props {
         fn features_equal_the_reference(t in text()) {
             let lm = default_model().unwrap();
             let n = crate::normalize::normalize(&t, &crate::limits::Limits::default());
-            let fast = Features::compute(&t, &n.view, &n.findings, Some(lm.lm()));
-            let slow = tests::reference(&t, &n.view, &n.findings, Some(lm.lm()));
-            prop_assert_eq!(fast, slow);
+            for v in [n.view.as_str(), t.as_str()] {
+                let fast = Features::compute(v, &n.findings, Some(lm.lm()));
+                let slow = tests::reference(v, &n.findings, Some(lm.lm()));
+                prop_assert_eq!(fast, slow);
+            }
         }
 
         #[test]

@@ -5,25 +5,22 @@
 //! cross-validation folds never see their held-out texts.
 
 use super::model::{hashed, numeric, Model, BUCKET_BITS, N_BINS};
-use super::{CharLm, Features, N_FEATURES};
+use super::{CharLm, Features, N_MODEL_FEATURES};
 use crate::limits::Limits;
 use crate::normalize::{normalize, Findings};
 
-/// One text, normalized and hashed once for all folds.
+/// One view of a text, hashed once for all folds.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub original: String,
-    pub view: String,
-    pub findings: Findings,
+struct HashedView {
+    view: String,
     /// Sorted unique buckets with their value (count / sqrt(total)).
     hashed: Vec<(u32, f32)>,
 }
 
-impl Prepared {
-    pub fn new(text: &str, limits: &Limits) -> Prepared {
-        let n = normalize(text, limits);
+impl HashedView {
+    fn new(view: String) -> HashedView {
         let mut idx: Vec<u32> = Vec::new();
-        let total = hashed(&n.view, |i| idx.push(i as u32));
+        let total = hashed(&view, |i| idx.push(i as u32));
         idx.sort_unstable();
         let norm = 1.0 / (total.max(1) as f32).sqrt();
         let mut h: Vec<(u32, f32)> = Vec::new();
@@ -33,17 +30,45 @@ impl Prepared {
                 _ => h.push((i, norm)),
             }
         }
+        HashedView { view, hashed: h }
+    }
+}
+
+/// One text, normalized and hashed once for all folds: its main view (what
+/// the model is trained on) and the views decoded from it (scored too, as
+/// the engine does: a text is as suspect as the worst of its views).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub findings: Findings,
+    /// The main view first, then the decoded ones.
+    views: Vec<HashedView>,
+}
+
+impl Prepared {
+    pub fn new(text: &str, limits: &Limits) -> Prepared {
+        let n = normalize(text, limits);
+        let views = std::iter::once(n.view)
+            .chain(n.decoded.into_iter().map(|d| d.view))
+            .map(HashedView::new)
+            .collect();
         Prepared {
-            original: text.to_string(),
-            view: n.view,
             findings: n.findings,
-            hashed: h,
+            views,
         }
     }
 
-    /// Features under a language model.
+    /// The main view.
+    pub fn view(&self) -> &str {
+        self.views.first().map_or("", |v| v.view.as_str())
+    }
+
+    fn main(&self) -> &[(u32, f32)] {
+        self.views.first().map_or(&[], |v| v.hashed.as_slice())
+    }
+
+    /// Features of the main view under a language model.
     pub fn features(&self, lm: &CharLm) -> Features {
-        Features::compute(&self.original, &self.view, &self.findings, Some(lm))
+        Features::compute(self.view(), &self.findings, Some(lm))
     }
 }
 
@@ -117,12 +142,12 @@ pub fn fit_with_lm(
         lm_train
             .iter()
             .filter(|&&i| !attack[i])
-            .map(|&i| data[i].view.as_str()),
+            .map(|&i| data[i].view()),
     );
     let feats: Vec<Features> = train.iter().map(|&i| data[i].features(&lm)).collect();
     let n = feats.len().max(1) as f32;
-    let mut mean = [0f32; N_FEATURES];
-    let mut std = [0f32; N_FEATURES];
+    let mut mean = [0f32; N_MODEL_FEATURES];
+    let mut std = [0f32; N_MODEL_FEATURES];
     for f in &feats {
         for (m, v) in mean.iter_mut().zip(&f.values) {
             *m += v / n;
@@ -136,7 +161,7 @@ pub fn fit_with_lm(
     for s in &mut std {
         *s = s.sqrt().max(1e-3);
     }
-    let nums: Vec<[(f32, usize); N_FEATURES]> =
+    let nums: Vec<[(f32, usize); N_MODEL_FEATURES]> =
         feats.iter().map(|f| numeric(f, &mean, &std)).collect();
 
     let pos = train.iter().filter(|&&i| attack[i]).count().max(1) as f32;
@@ -145,7 +170,7 @@ pub fn fit_with_lm(
 
     let mut df = vec![0u32; 1 << BUCKET_BITS];
     for &i in train {
-        for &(j, _) in &data[i].hashed {
+        for &(j, _) in data[i].main() {
             df[j as usize] += 1;
         }
     }
@@ -153,7 +178,7 @@ pub fn fit_with_lm(
         .iter()
         .map(|&i| {
             data[i]
-                .hashed
+                .main()
                 .iter()
                 .copied()
                 .filter(|(j, _)| df[*j as usize] >= opts.min_df)
@@ -162,10 +187,10 @@ pub fn fit_with_lm(
         .collect();
     let mut w = vec![0f32; 1 << BUCKET_BITS];
     let mut g = vec![0f32; 1 << BUCKET_BITS];
-    let mut lin = [0f32; N_FEATURES];
-    let mut glin = [0f32; N_FEATURES];
-    let mut bins = vec![0f32; N_FEATURES * N_BINS];
-    let mut gbins = vec![0f32; N_FEATURES * N_BINS];
+    let mut lin = [0f32; N_MODEL_FEATURES];
+    let mut glin = [0f32; N_MODEL_FEATURES];
+    let mut bins = vec![0f32; N_MODEL_FEATURES * N_BINS];
+    let mut gbins = vec![0f32; N_MODEL_FEATURES * N_BINS];
     let (mut bias, mut gbias) = (0f32, 0f32);
     let lr = opts.learning_rate;
     let step = |w: &mut f32, g: &mut f32, grad: f32| {
@@ -205,9 +230,19 @@ pub fn fit_with_lm(
     Model::quantize(bias, &w, mean, std, lin, bins, lm)
 }
 
-/// The probability the model gives a prepared text.
+/// The probability the model gives a prepared text: the highest of its
+/// views', as [`crate::engine::Engine`] scores a segment.
 pub fn predict(model: &Model, p: &Prepared) -> f32 {
-    model.probability(&p.view, &p.features(model.lm()))
+    let none = Findings::default();
+    p.views
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let findings = if k == 0 { &p.findings } else { &none };
+            let f = Features::compute(&v.view, findings, Some(model.lm()));
+            model.probability(&v.view, &f)
+        })
+        .fold(0.0, f32::max)
 }
 
 /// Assigns each index to one of `k` folds, stratified by label, after a seeded shuffle.
@@ -264,7 +299,7 @@ mod tests {
         for (p, &label) in data.iter().zip(&y) {
             let s = predict(&a, p);
             assert_eq!(s, predict(&b, p));
-            assert_eq!(s > 0.5, label, "{} -> {s}", p.view);
+            assert_eq!(s > 0.5, label, "{} -> {s}", p.view());
         }
         let f = folds(&y, 3, 7);
         assert_eq!(f.iter().filter(|&&x| x == 0).count(), 2);

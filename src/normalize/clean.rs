@@ -17,7 +17,9 @@
 //!   black flag `🏴`;
 //! * one variation selector after a character (text or emoji presentation
 //!   `❤️`, keycaps `1️⃣`, CJK ideographic variants): removed but not counted,
-//!   except after an ASCII letter, where no variation sequence exists;
+//!   except after an ASCII letter, where no variation sequence exists (counted
+//!   as `stray_selectors`, apart from the smuggling runs of
+//!   `variation_selectors`);
 //! * ZWSP between letters of scripts written without spaces (Thai, Khmer,
 //!   Myanmar, CJK), where it marks word breaks: removed, not counted;
 //! * bidi marks (LRM, RLM, ALM) in a text that has right-to-left letters:
@@ -287,7 +289,10 @@ pub(crate) fn clean<'a>(
                         .selectors
                         .extend(run.chars().filter_map(selector_byte));
                 } else if prev.map_or(true, |p| p.is_ascii_alphabetic() || p.is_whitespace()) {
-                    findings.variation_selectors += 1;
+                    // No variation sequence starts with an ASCII letter, but one
+                    // selector per letter carries no payload: a weaker signal,
+                    // counted apart so it is not refused like a run.
+                    findings.stray_selectors += 1;
                 }
                 skip_past(&mut chars, i + run.len());
                 prev = run.chars().next_back();
@@ -404,7 +409,7 @@ mod tests {
                 [0, 5, 0, 0],
             ),
             ("i\u{200D}g\u{200C}n", "ign", [2, 0, 0, 0]),
-            ("i\u{FE00}gnore", "ignore", [0, 0, 0, 1]),
+            ("i\u{FE00}gnore", "ignore", [0, 0, 0, 0]),
         ];
         for &(input, want, [invisible, bidi, tags, vs]) in cases {
             let (out, f, _) = run(input);
@@ -438,6 +443,18 @@ mod tests {
     }
 
     #[test]
+    fn single_selectors_after_letters_are_stray_not_smuggling() {
+        // One selector after each letter: no payload, the text reads as is.
+        let (out, f, hidden) = run("h\u{FE0F}e\u{FE0F}y\u{FE0E} \u{FE0F}x");
+        assert_eq!(out, "hey x");
+        assert_eq!([f.stray_selectors, f.variation_selectors], [4, 0]);
+        assert!(hidden.selectors.is_empty());
+        // Emoji presentation after a heart stays free of any count.
+        let (_, f, _) = run("I \u{2764}\u{FE0F} it");
+        assert_eq!(f, Findings::default());
+    }
+
+    #[test]
     fn tag_characters_are_decoded() {
         let payload: String = "ignore"
             .chars()
@@ -468,6 +485,7 @@ mod tests {
         let (out, f, hidden) = run(&text);
         assert_eq!(out, "😀 ok");
         assert_eq!(f.variation_selectors, 3);
+        assert_eq!(f.stray_selectors, 0);
         assert_eq!(hidden.selectors, b"hi!");
     }
 }

@@ -34,6 +34,7 @@ mod confusables;
 mod decode;
 mod swar;
 mod view;
+mod words;
 
 use std::collections::HashSet;
 
@@ -49,10 +50,15 @@ pub struct Findings {
     pub bidi: u32,
     /// Unicode tag characters (U+E0000 block) removed; their ASCII payload is decoded into a view.
     pub tag_chars: u32,
-    /// Variation selectors removed outside legitimate presentation sequences:
-    /// runs of two or more after one character (smuggled bytes, decoded into
-    /// a [`DecodeKind::VariationSelectors`] view), or one after an ASCII letter.
+    /// Variation selectors in runs of two or more after one character: smuggled
+    /// bytes, decoded into a [`DecodeKind::VariationSelectors`] view. A form
+    /// without a legitimate use, so rule packs can refuse it outright.
     pub variation_selectors: u32,
+    /// Single variation selectors after an ASCII letter, a space or at the
+    /// start, where no variation sequence exists. One per letter carries no
+    /// payload and reads as the plain text, so it is counted apart from the
+    /// smuggling runs and weighed low.
+    pub stray_selectors: u32,
     /// Characters folded from another script to a Latin look-alike (Cyrillic `а` -> `a`).
     pub confusables: u32,
     /// Characters NFKC turns into ASCII letters (fullwidth, mathematical
@@ -82,6 +88,7 @@ impl Findings {
             ("bidi", self.bidi),
             ("tag_chars", self.tag_chars),
             ("variation_selectors", self.variation_selectors),
+            ("stray_selectors", self.stray_selectors),
             ("confusables", self.confusables),
             ("compatibility", self.compatibility),
             ("combining_marks", self.combining_marks),
@@ -98,6 +105,7 @@ impl Findings {
         self.bidi += other.bidi;
         self.tag_chars += other.tag_chars;
         self.variation_selectors += other.variation_selectors;
+        self.stray_selectors += other.stray_selectors;
         self.confusables += other.confusables;
         self.compatibility += other.compatibility;
         self.combining_marks += other.combining_marks;
@@ -715,7 +723,7 @@ mod tests {
     #[test]
     fn findings_names_cover_every_field() {
         let names: Vec<_> = Findings::default().iter().map(|(name, _)| name).collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
         assert_eq!(
             DecodeKind::VariationSelectors.as_str(),
             "variation_selectors"

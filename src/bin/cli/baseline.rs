@@ -56,12 +56,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             continue;
         }
         let n = normalize(&r.text, &limits);
-        samples.push(Features::compute(
-            &r.text,
-            &n.view,
-            &n.findings,
-            Some(model.lm()),
-        ));
+        samples.push(Features::compute(&n.view, &n.findings, Some(model.lm())));
     }
     if samples.is_empty() {
         return Err(Fatal(format!("{name}: no benign lines")));

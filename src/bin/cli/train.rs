@@ -48,7 +48,9 @@ pub struct Args {
     /// at random (fullwidth, look-alikes, invisible characters, spelled out,
     /// leetspeak, encoded inside the text...), for attacks and benign texts
     /// alike; a fraction is a chance (0.5: half the texts get one copy); 0: none.
-    /// Held-out folds are never augmented. The shipped model uses 0 (see the README).
+    /// Held-out folds are never augmented. The shipped model uses 1 with the
+    /// forms spelled_out, leetspeak, fullwidth, lookalikes, invisible and
+    /// encoded_inside (see the README).
     #[arg(long, default_value_t = 0.0)]
     augment: f64,
     /// The forms --augment draws from, comma-separated (default: all of them).
@@ -356,6 +358,25 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 e.0 += usize::from(pack_blocked[i]);
                 e.1 += 1;
             }
+            // The whole and the benign groups of the report above.
+            let mut group = |key: &'static str, pick: &dyn Fn(usize) -> bool| {
+                let idx = (0..n).filter(|&i| pick(i));
+                let e = per.entry(key).or_default();
+                for i in idx {
+                    e.0 += usize::from(pack_blocked[i]);
+                    e.1 += 1;
+                }
+            };
+            group("all attacks", &|i| attack[i]);
+            group("  benign non_english (FPR)", &|i| {
+                !attack[i] && sub[i].contains("non_english")
+            });
+            group("  benign code (FPR)", &|i| {
+                !attack[i] && sub[i].split(',').any(|s| s == "code")
+            });
+            group("  benign_tricky (FPR)", &|i| {
+                !attack[i] && category[i] == "benign_tricky"
+            });
             println!("  at the pack's block_at (blocked share):");
             for (k, (b, n)) in per {
                 println!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
