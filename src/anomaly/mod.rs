@@ -169,61 +169,33 @@ const ASCII_CLASS: [u8; 128] = {
 
 /// The classes of non-ASCII characters as the Unicode predicates give them
 /// (the ASCII table's flags; `PUNCT` meaning neither alphanumeric nor
-/// control), memoized in a direct-mapped cache: the predicates search
+/// control), memoized in a small direct-mapped cache: the predicates search
 /// tables, and a text repeats the same few dozen letters of its script.
-/// The cache outlives a call ([`ClassCache::take`]): a 4 KiB text has
-/// dozens of distinct letters, and looking each up afresh costs about as
-/// much as the rest of its non-ASCII characters.
 pub(crate) struct ClassCache {
-    /// A character (21 bits) shifted left by 8, or'ed with its flags;
-    /// `u32::MAX` (no character) when empty.
-    slots: [u32; CACHE_SLOTS],
+    keys: [u32; 256],
+    flags: [u8; 256],
 }
-
-const CACHE_SLOTS: usize = 1024;
 
 impl ClassCache {
-    fn new() -> ClassCache {
+    pub(crate) fn new() -> ClassCache {
+        // u32::MAX is no char, so every slot starts empty.
         ClassCache {
-            slots: [u32::MAX; CACHE_SLOTS],
+            keys: [u32::MAX; 256],
+            flags: [0; 256],
         }
     }
 
-    /// The thread's cache, warm from earlier calls (a fresh one when it is
-    /// already taken); give it back with [`ClassCache::put_back`].
-    pub(crate) fn take() -> Box<ClassCache> {
-        CLASS_CACHE
-            .try_with(|c| c.take())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Box::new(ClassCache::new()))
-    }
-
-    /// Keeps the cache for the thread's next call.
-    pub(crate) fn put_back(self: Box<ClassCache>) {
-        let _ = CLASS_CACHE.try_with(|c| c.set(Some(self)));
-    }
-
-    /// The flags of the character `c` (a scalar value below 2^21; 0 for a
-    /// value that is no character).
     #[inline]
-    pub(crate) fn class(&mut self, c: u32) -> u8 {
-        let slot = (c.wrapping_mul(0x9E37_79B1) >> 22) as usize & (CACHE_SLOTS - 1);
-        let Some(entry) = self.slots.get_mut(slot) else {
-            return 0;
-        };
-        if *entry >> 8 == c {
-            return *entry as u8;
+    pub(crate) fn class(&mut self, c: char) -> u8 {
+        let slot = ((c as u32).wrapping_mul(0x9E37_79B1) >> 24) as usize & 0xff;
+        if self.keys[slot] == c as u32 {
+            return self.flags[slot];
         }
-        let f = char::from_u32(c).map_or(0, unicode_class);
-        *entry = c << 8 | u32::from(f);
+        let f = unicode_class(c);
+        self.keys[slot] = c as u32;
+        self.flags[slot] = f;
         f
     }
-}
-
-thread_local! {
-    /// The [`ClassCache`] between calls.
-    static CLASS_CACHE: std::cell::Cell<Option<Box<ClassCache>>> = const { std::cell::Cell::new(None) };
 }
 
 /// The flags of any character, from the standard library's predicates.

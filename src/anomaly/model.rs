@@ -171,7 +171,7 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
     let mut words_seen = [0u64; 64];
     // Script mixing inside words of letters (views with non-ASCII only).
     let mut script_word = ScriptWord::default();
-    let mut cache = ClassCache::take();
+    let mut cache = ClassCache::new();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         // ASCII: only the histogram here, its classes are summed at the end.
@@ -179,8 +179,10 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
             counts[usize::from(b)] += 1;
             (u32::from(b), b, ASCII_CLASS[usize::from(b)], 1)
         } else {
-            let (c, width) = decode(bytes, i, b);
-            let f = cache.class(c);
+            let (c, f, width) = match view.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) => (u32::from(c), cache.class(c), c.len_utf8()),
+                None => (u32::from(b), 0, 1),
+            };
             // Slots 128..256, by a hash of the character.
             let slot = 0x80 | (c.wrapping_mul(0x9E37_79B1) >> 25) as usize;
             counts[slot & 0xff] += 1;
@@ -235,7 +237,6 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
         repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
     }
     script_word.end();
-    cache.put_back();
     for (&k, &f) in counts.iter().zip(&ASCII_CLASS) {
         let k = k as usize;
         let other = usize::from(f & (ALPHA | SPACE) == 0);
@@ -256,22 +257,6 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
         repeats,
         longest,
         counts,
-    }
-}
-
-/// The character whose UTF-8 encoding starts with the byte `b` (not ASCII)
-/// at `bytes[i]`, and its width: `bytes` is a `str`'s, so the sequence is
-/// whole and valid.
-#[inline]
-fn decode(bytes: &[u8], i: usize, b: u8) -> (u32, usize) {
-    let cont = |k: usize| u32::from(bytes.get(i + k).copied().unwrap_or(0x80) & 0x3f);
-    let b = u32::from(b);
-    if b < 0xe0 {
-        ((b & 0x1f) << 6 | cont(1), 2)
-    } else if b < 0xf0 {
-        ((b & 0x0f) << 12 | cont(1) << 6 | cont(2), 3)
-    } else {
-        ((b & 0x07) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3), 4)
     }
 }
 
@@ -649,43 +634,6 @@ mod tests {
             slow.sort_unstable();
             assert_eq!((nf, fast), (ns, slow), "{t:?}");
         }
-    }
-
-    #[test]
-    fn decoding_gives_every_character_and_its_width() {
-        let mut buf = [0u8; 4];
-        for c in (0..=0x10_ffffu32)
-            .filter_map(char::from_u32)
-            .filter(|c| !c.is_ascii())
-        {
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            assert_eq!(
-                decode(bytes, 0, bytes[0]),
-                (u32::from(c), c.len_utf8()),
-                "{c:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_class_cache_answers_as_the_predicates_across_calls() {
-        // Every character twice, through one cache kept between calls: the
-        // second answer comes from the cache (or a slot another took).
-        for _ in 0..2 {
-            let mut cache = ClassCache::take();
-            for c in (0x80..=0x10_ffffu32).step_by(7).filter_map(char::from_u32) {
-                assert_eq!(
-                    cache.class(u32::from(c)),
-                    super::super::unicode_class(c),
-                    "{c:?}"
-                );
-            }
-            cache.put_back();
-        }
-        let mut cache = ClassCache::take();
-        assert_eq!(cache.class(0xd800), 0);
-        assert_eq!(cache.class(u32::MAX >> 8), 0);
-        cache.put_back();
     }
 
     #[test]
