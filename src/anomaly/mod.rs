@@ -436,6 +436,13 @@ mod tests {
             "",
             "a",
             "aGVsbG8gd29ybGQ= 0x41414141 %41%42",
+            "Ⅻ ½ ٣ 1gn0r3 $3nd 12345678901234567890 x1 ⁵",
+            "pneumonoultramicroscopicsilicovolcanoconiosis_and_more_without_a_break",
+            "é",
+            "😀",
+            "a😀b\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}",
+            "Ωμέγα عربى עברית 한국어 ひらがな カタカナ",
+            "mixеd wоrds: Latin+Cyrillic; Ünïcödé",
         ];
         for t in texts {
             let n = crate::normalize::normalize(t, &crate::limits::Limits::default());

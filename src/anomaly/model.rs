@@ -617,6 +617,15 @@ mod tests {
             "привет мир 你好 émigré — x",
             "a\u{1F600}b c",
             "tab\tnew\nline 123 x_y",
+            "Ⅻ ½ ٣ 1gn0r3 $3nd +h3 | a|b 99999999999 x1",
+            "supercalifragilisticexpialidocious_antidisestablishmentarianism",
+            "é",
+            "日",
+            "😀",
+            "a😀",
+            "😀a",
+            "\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}",
+            "ДЖ! дж? Ωμέγα عربى עברית",
         ] {
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
             let nf = hashed(t, |i| fast.push(i));
