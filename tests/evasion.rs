@@ -133,11 +133,12 @@ fn no_rule_or_detector_blocks_a_benign_prompt_under_any_transform_that_applies()
 }
 
 /// Known gap, run with `--ignored`: the classifier reads the normalized
-/// view, not the form, but 15 of 2280 still fail (683 when it read the
+/// view, not the form, but 13 of 2280 still fail (683 when it read the
 /// original text's character classes and the form counts): spelled-out
-/// base64 and digests that no longer decode, Bengali split from its vowel
-/// signs, and single variation selectors after letters counted like a
-/// smuggling run. See the README's evasion section.
+/// base64 and digests that no longer decode (7), spelled-out or
+/// entity-encoded Bengali split from its vowel signs (5), and Russian in
+/// Morse whose decoded view the model scores 0.85 (1). See the README's
+/// evasion section.
 #[test]
 #[ignore = "known false positives of the statistical layer; see README"]
 fn every_benign_prompt_passes_the_whole_pack_under_every_transform_that_applies() {
