@@ -8,6 +8,7 @@
 #   PROFILE=1 scripts/bench-wasm.sh english   also writes a V8 CPU profile and prints the
 #                                            functions with the most self time
 #   BENCH_N=3000                           evaluations per case
+#   INFW_EVICT=2097152                     write that many bytes between evaluations (cold caches, as in a proxy)
 #
 # Builds into $CARGO_TARGET_DIR/wasm-bench (its own flags: names kept for profiles).
 set -euo pipefail

@@ -8,13 +8,15 @@
 // engine never calls them); the module gets read access to / for /proc.
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
-import { argv, exit } from 'node:process';
+import { argv, env as processEnv, exit } from 'node:process';
 
 if (argv.length < 3) {
   console.error('usage: node scripts/wasi-run.mjs MODULE.wasm ARGS...');
   exit(2);
 }
-const wasi = new WASI({ version: 'preview1', args: argv.slice(2), env: {}, preopens: { '/': '/' } });
+// INFW_* variables pass through (INFW_PACK, INFW_EVICT).
+const passed = Object.fromEntries(Object.entries(processEnv).filter(([k]) => k.startsWith('INFW_')));
+const wasi = new WASI({ version: 'preview1', args: argv.slice(2), env: passed, preopens: { '/': '/' } });
 const module = await WebAssembly.compile(readFileSync(argv[2]));
 const env = {};
 for (const i of WebAssembly.Module.imports(module)) {

@@ -1096,12 +1096,7 @@ pub(crate) fn words(view: &str, sink: &mut Sink<'_>) {
     {
         scan(i, bytes.len());
     }
-    if [
-        "rot", "caesar", "cipher", "shift", "atbash", "backward", "revers",
-    ]
-    .iter()
-    .any(|hint| view.contains(hint))
-    {
+    if names_a_cipher(bytes) {
         let mut hints = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -1121,6 +1116,27 @@ pub(crate) fn words(view: &str, sink: &mut Sink<'_>) {
     if !leet_spans.is_empty() {
         substituted(view, &leet_spans, DecodeKind::Leet, sink, write_leet);
     }
+}
+
+/// Whether `view` contains a word that may name a cipher (`rot`, `caesar`,
+/// `cipher`, `shift`, `atbash`, `backward`, `revers`) anywhere, the cheap
+/// test before [`cipher_hint`] reads word by word.
+///
+/// One pass that looks further only at the five letters these start with:
+/// seven `str::contains` scans cost 13% of an evaluation under V8, where
+/// substring search has no SIMD.
+fn names_a_cipher(view: &[u8]) -> bool {
+    view.iter().enumerate().any(|(i, &b)| {
+        let rest = view.get(i..).unwrap_or(&[]);
+        match b {
+            b'r' => rest.starts_with(b"rot") || rest.starts_with(b"revers"),
+            b'c' => rest.starts_with(b"caesar") || rest.starts_with(b"cipher"),
+            b's' => rest.starts_with(b"shift"),
+            b'a' => rest.starts_with(b"atbash"),
+            b'b' => rest.starts_with(b"backward"),
+            _ => false,
+        }
+    })
 }
 
 const LOWER: u8 = 1;
@@ -1261,6 +1277,33 @@ mod tests {
         ];
         for input in cases {
             assert_eq!(decode(input), [], "{input}");
+        }
+    }
+
+    #[test]
+    fn names_a_cipher_finds_every_hint_anywhere() {
+        let hints = [
+            "rot", "caesar", "cipher", "shift", "atbash", "backward", "revers",
+        ];
+        for text in [
+            "",
+            "r",
+            "ro",
+            "protect the carrot",
+            "a shifty caesarean",
+            "decipher",
+            "reverse it",
+            "play it backwards",
+            "atbas",
+            "shif",
+            "rever",
+            "ciphe",
+            "backwar",
+            "caesa",
+            "plain words",
+        ] {
+            let want = hints.iter().any(|h| text.contains(h));
+            assert_eq!(names_a_cipher(text.as_bytes()), want, "{text:?}");
         }
     }
 
