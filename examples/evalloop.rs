@@ -9,6 +9,10 @@
 //! evaluation and times the evaluations alone: a proxy worker handles other
 //! connections between two requests and the engine's tables are no longer in
 //! the cache. Envoy's per-request figure sits nearer this than a hot loop.
+//!
+//! `INFW_CACHE=1` evaluates with a segment cache, as the plugin does, on a
+//! conversation whose last turn is new in every request (the history is
+//! resent): what a chat client's traffic costs.
 use inference_firewall::{Engine, Policy, Request};
 use std::hint::black_box;
 
@@ -42,6 +46,9 @@ fn main() {
     let req = Request::post("/v1/chat/completions", "application/json", &body);
     if case.starts_with("model") {
         return model_loop(case, n);
+    }
+    if std::env::var("INFW_CACHE").is_ok_and(|v| v == "1") {
+        return conversation_loop(case, &engine, &body, n);
     }
     if let Some(bytes) = std::env::var("INFW_EVICT")
         .ok()
@@ -86,6 +93,47 @@ fn cold_loop(case: &str, engine: &Engine, req: &Request<'_>, n: usize, evict: us
         "{case}: cold ({evict} bytes written between requests): {:.1} us median, {:.1} us mean per request",
         median * 1e6,
         mean * 1e6
+    );
+}
+
+/// Evaluates `n` requests through a segment cache, each `body` with a
+/// different last turn (a counter appended to the last string of the body);
+/// prints the median and mean of the evaluations alone.
+fn conversation_loop(case: &str, engine: &Engine, body: &[u8], n: usize) {
+    use inference_firewall::cache::SegmentCache;
+    let mut cache = SegmentCache::new(4 << 20);
+    let scope = cache.scope(b"Bearer sk-bench");
+    // The body ends with the last string's closing quote and `}]}`.
+    let cut = body.len().saturating_sub(4);
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut b = body[..cut].to_vec();
+        b.extend_from_slice(format!(" (request {i})").as_bytes());
+        b.extend_from_slice(&body[cut..]);
+        let req = Request::post("/v1/chat/completions", "application/json", &b);
+        let t = std::time::Instant::now();
+        black_box(engine.evaluate_cached(black_box(&req), &mut cache, Some(scope)));
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let mean = times.iter().sum::<f64>() / n.max(1) as f64;
+    times.sort_by(f64::total_cmp);
+    let median = times.get(n / 2).copied().unwrap_or(0.0);
+    let s = cache.stats();
+    let q = |f: f64| {
+        times
+            .get(((n as f64 * f) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+            * 1e6
+    };
+    eprintln!(
+        "{case}: conversation (last turn new, history cached): {:.1} us median, {:.1} us mean per request (p90 {:.1}, p99 {:.1}); {} segment hits, {} misses",
+        median * 1e6,
+        mean * 1e6,
+        q(0.9),
+        q(0.99),
+        s.hits,
+        s.misses
     );
 }
 

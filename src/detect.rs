@@ -130,9 +130,8 @@ struct Automaton {
 struct RegexRule {
     rule: usize,
     regex: meta::Regex,
-    /// Literals every match starts with, when few and none tiny: the regex
-    /// then runs anchored at their occurrences only.
-    starts: Option<AhoCorasick>,
+    /// Where its matches may start.
+    starts: Starts,
     /// Whether every match begins at an ASCII word boundary (`\b` first).
     word_start: bool,
     /// The literals it needs seen before it runs.
@@ -155,6 +154,139 @@ pub struct Matcher {
     automata: Vec<Automaton>,
     /// Automaton pattern id -> what it stands for.
     literals: Vec<Literal>,
+}
+
+/// Where a regex arm's matches may start: the regex runs anchored there only.
+#[derive(Debug, Clone)]
+enum Starts {
+    /// Anywhere: the regex searches the haystack unanchored.
+    Anywhere,
+    /// At the start of a word that begins with one of `literals` (all begin
+    /// with an ASCII letter, digit or `_`, and the arm begins with `\b`).
+    /// The word starts of a request are listed once and each such arm reads
+    /// that list (about one entry per six bytes of prose), instead of an
+    /// automaton pass of its own over every byte: a dozen arms are ready on
+    /// ordinary text, and in Wasm, without SIMD prefilters, those passes
+    /// were 40% of a request.
+    WordStart {
+        /// Bit [`pair_bit`] set: some literal may begin with these two bytes
+        /// (a literal of one byte sets every pair it begins). Most words are
+        /// ruled out here, before any literal is compared.
+        pairs: [u64; 16],
+        /// Grouped by first byte, groups in byte order.
+        literals: Vec<Vec<u8>>,
+        /// The literals' distinct first bytes.
+        firsts: Vec<u8>,
+    },
+    /// At the occurrences of its start literals, found by their automaton.
+    Literals(AhoCorasick),
+}
+
+impl Starts {
+    fn new(lits: Option<Vec<Vec<u8>>>, word_start: bool) -> Starts {
+        let Some(lits) = lits else {
+            return Starts::Anywhere;
+        };
+        let word_byte = |l: &Vec<u8>| l.first().is_some_and(|&b| is_word_byte(b));
+        if word_start && lits.iter().all(word_byte) {
+            // Grouped by first byte, in byte order (a pass per byte: no sort
+            // code in the Wasm for this alone).
+            let mut firsts: Vec<u8> = (0..=255u8)
+                .filter(|&b| lits.iter().any(|l| l.first() == Some(&b)))
+                .collect();
+            firsts.dedup();
+            let lits: Vec<Vec<u8>> = firsts
+                .iter()
+                .flat_map(|&b| lits.iter().filter(move |l| l.first() == Some(&b)).cloned())
+                .collect();
+            let mut pairs = [0u64; 16];
+            for l in &lits {
+                match l.as_slice() {
+                    [] => {}
+                    [a] => (0..=255u8).for_each(|b| set(&mut pairs, pair_bit(*a, b))),
+                    [a, b, ..] => set(&mut pairs, pair_bit(*a, *b)),
+                }
+            }
+            return Starts::WordStart {
+                pairs,
+                literals: lits,
+                firsts,
+            };
+        }
+        AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&lits)
+            .map_or(Starts::Anywhere, Starts::Literals)
+    }
+}
+
+/// The bit of a two-byte prefix in [`Starts::WordStart`]'s filter.
+fn pair_bit(a: u8, b: u8) -> usize {
+    (usize::from(a) * 37 + usize::from(b)) & 1023
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Where the ASCII words of a text start (a word byte after a non-word
+/// byte, or at 0), in order and grouped by their first byte: an arm reads
+/// only the groups of its literals' first letters.
+struct WordIndex {
+    /// Word starts in increasing order.
+    starts: Vec<u32>,
+    /// Indices into `starts`, grouped by first byte (each group in order).
+    by_first: Vec<u32>,
+    /// Group of byte `b`: `by_first[offsets[b]..offsets[b + 1]]`.
+    offsets: [u32; 257],
+}
+
+impl WordIndex {
+    fn new(hay: &[u8]) -> WordIndex {
+        let mut starts = Vec::with_capacity(hay.len() / 5);
+        let mut offsets = [0u32; 257];
+        let mut prev_word = false;
+        for (i, &b) in hay.iter().enumerate() {
+            let word = is_word_byte(b);
+            if word && !prev_word {
+                match u32::try_from(i) {
+                    Ok(i) => starts.push(i),
+                    Err(_) => break,
+                }
+                if let Some(o) = offsets.get_mut(usize::from(b) + 1) {
+                    *o += 1;
+                }
+            }
+            prev_word = word;
+        }
+        // A counting sort by first byte keeps each group in order.
+        for b in 1..offsets.len() {
+            offsets[b] += offsets[b - 1];
+        }
+        let mut fill = offsets;
+        let mut by_first = vec![0u32; starts.len()];
+        for (k, &i) in starts.iter().enumerate() {
+            let b = hay.get(i as usize).copied().unwrap_or(0);
+            if let Some(f) = fill.get_mut(usize::from(b)) {
+                if let (Some(slot), Ok(k)) = (by_first.get_mut(*f as usize), u32::try_from(k)) {
+                    *slot = k;
+                }
+                *f += 1;
+            }
+        }
+        WordIndex {
+            starts,
+            by_first,
+            offsets,
+        }
+    }
+
+    /// Indices (into `starts`) of the words whose first byte is `b`, in order.
+    fn starting_with(&self, b: u8) -> &[u32] {
+        let at = |i: usize| self.offsets.get(i).map_or(0, |&o| o as usize);
+        let b = usize::from(b);
+        self.by_first.get(at(b)..at(b + 1)).unwrap_or(&[])
+    }
 }
 
 /// What a regex needs to see before it is worth running: a tree of literals
@@ -326,12 +458,12 @@ const MAX_START_LEN: usize = 128;
 /// Most literals in a regex's [`start_literals`].
 const MAX_START_LITERALS: usize = 64;
 
-/// An automaton of the literals every match of `hir` starts with, if they
-/// are known, at most [`MAX_START_LITERALS`], and none a single letter or
-/// digit (that would make a candidate of most words; a single punctuation
-/// mark such as an opening quote is fine), unless matches start at a word
-/// boundary (`word_start`): then only letters at the start of a word count.
-fn start_literals(hir: &Hir, word_start: bool) -> Option<AhoCorasick> {
+/// The literals every match of `hir` starts with, if they are known, at
+/// most [`MAX_START_LITERALS`], and none a single letter or digit (that would
+/// make a candidate of most words; a single punctuation mark such as an
+/// opening quote is fine), unless matches start at a word boundary
+/// (`word_start`): then only letters at the start of a word count.
+fn start_literals(hir: &Hir, word_start: bool) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
@@ -346,10 +478,7 @@ fn start_literals(hir: &Hir, word_start: bool) -> Option<AhoCorasick> {
     {
         return None;
     }
-    AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(lits.iter().map(|l| l.as_bytes()))
-        .ok()
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// Whether every match of `hir` begins at an ASCII word boundary: it starts
@@ -371,7 +500,7 @@ fn starts_at_word_boundary(hir: &Hir) -> bool {
 /// byte there and the byte before it are both word characters), so that a
 /// regex that starts with `\b` cannot match there.
 fn inside_word(hay: &[u8], i: usize) -> bool {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let word = |b: &u8| is_word_byte(*b);
     hay.get(i).is_some_and(word) && i.checked_sub(1).and_then(|j| hay.get(j)).is_some_and(word)
 }
 
@@ -526,7 +655,7 @@ impl Matcher {
                         regexes.push(RegexRule {
                             rule,
                             regex,
-                            starts: start_literals(&arm, word_start),
+                            starts: Starts::new(start_literals(&arm, word_start), word_start),
                             word_start,
                             need,
                         });
@@ -769,6 +898,8 @@ impl Matcher {
             matching = Some(bits);
         }
         let mut matched = usize::MAX;
+        let mut words: Option<WordIndex> = None;
+        let mut scratch: Vec<u64> = Vec::new();
         for i in ready {
             let Some(r) = self.regexes.get(i) else {
                 continue;
@@ -776,7 +907,13 @@ impl Matcher {
             if r.rule == matched || matching.as_ref().is_some_and(|m| !is_set(m, i)) {
                 continue;
             }
-            if let Some(hit) = r.first_hit(joined, &hit_at) {
+            let words = match r.starts {
+                Starts::WordStart { .. } => {
+                    Some(&*words.get_or_insert_with(|| WordIndex::new(joined.as_bytes())))
+                }
+                _ => None,
+            };
+            if let Some(hit) = r.first_hit(joined, words, &mut scratch, &hit_at) {
                 found.push(hit);
                 matched = r.rule;
             }
@@ -836,7 +973,9 @@ impl Matcher {
 const MAX_ANCHORED: usize = 32;
 
 impl RegexRule {
-    /// The first match of this regex in `hay` that `hit_at` accepts.
+    /// The first match of this regex in `hay` that `hit_at` accepts;
+    /// `words`: the word starts of `hay` when this arm's matches start at
+    /// words ([`Starts::WordStart`]); `scratch`: a bitset to reuse.
     ///
     /// With start literals, every match begins at one of their occurrences,
     /// so the regex runs anchored there: each walk stops as soon as the text
@@ -844,34 +983,107 @@ impl RegexRule {
     fn first_hit(
         &self,
         hay: &str,
+        words: Option<&WordIndex>,
+        scratch: &mut Vec<u64>,
         hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
     ) -> Option<RawHit> {
-        let Some(starts) = &self.starts else {
-            return self.unanchored(hay, 0, hit_at);
-        };
-        // A leftmost search from one past each start visits every distinct
-        // start position in order (an overlapping iterator would report
-        // them by end, and non-overlapping iteration would skip a start
-        // inside an earlier occurrence).
-        let mut at = 0;
-        let mut tried = 0usize;
-        while let Some(m) = starts.find(aho_corasick::Input::new(hay).range(at..)) {
-            if self.word_start && inside_word(hay.as_bytes(), m.start()) {
-                at = m.start() + 1;
-                continue;
+        match &self.starts {
+            Starts::Anywhere => self.unanchored(hay, 0, hit_at),
+            Starts::WordStart {
+                pairs,
+                literals,
+                firsts,
+            } => {
+                let Some(words) = words else {
+                    return self.unanchored(hay, 0, hit_at);
+                };
+                let bytes = hay.as_bytes();
+                let begins = |w: usize| {
+                    let Some(rest) = bytes.get(w..) else {
+                        return false;
+                    };
+                    let (b, next) = match rest {
+                        [b, next, ..] => (*b, *next),
+                        [b] => (*b, 0),
+                        [] => return false,
+                    };
+                    if !is_set(pairs, pair_bit(b, next)) {
+                        return false;
+                    }
+                    // The run of literals that begin with `b`; a byte loop,
+                    // as these are a few bytes long (memcmp calls cost more).
+                    let from = literals.partition_point(|l| l.first() < Some(&b));
+                    literals
+                        .get(from..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .take_while(|l| l.first() == Some(&b))
+                        .any(|l| l.len() <= rest.len() && l.iter().zip(rest).all(|(x, y)| x == y))
+                };
+                // Candidates marked by their index among the word starts, then
+                // read in order (no sort).
+                scratch.clear();
+                scratch.resize(words.starts.len().div_ceil(64), 0);
+                for &f in firsts {
+                    for &k in words.starting_with(f) {
+                        let w = words
+                            .starts
+                            .get(k as usize)
+                            .map_or(usize::MAX, |&w| w as usize);
+                        if begins(w) {
+                            set(scratch, k as usize);
+                        }
+                    }
+                }
+                let positions = scratch.iter().enumerate().flat_map(|(i, &bits)| {
+                    let mut bits = bits;
+                    std::iter::from_fn(move || {
+                        let bit = bits.trailing_zeros();
+                        (bits != 0).then(|| {
+                            bits &= bits - 1;
+                            i * 64 + bit as usize
+                        })
+                    })
+                });
+                let starts = &words.starts;
+                let positions = positions.filter_map(|k| starts.get(k).map(|&w| w as usize));
+                self.anchored_at(hay, positions, hit_at)
             }
+            Starts::Literals(starts) => {
+                // A leftmost search from one past each start visits every
+                // distinct start position in order (an overlapping iterator
+                // would report them by end, and non-overlapping iteration
+                // would skip a start inside an earlier occurrence).
+                let mut at = 0;
+                let positions = std::iter::from_fn(|| {
+                    let m = starts.find(aho_corasick::Input::new(hay).range(at..))?;
+                    at = m.start() + 1;
+                    Some(m.start())
+                })
+                .filter(|&p| !(self.word_start && inside_word(hay.as_bytes(), p)));
+                self.anchored_at(hay, positions, hit_at)
+            }
+        }
+    }
+
+    /// The first accepted match starting at one of `positions` (increasing).
+    fn anchored_at(
+        &self,
+        hay: &str,
+        positions: impl Iterator<Item = usize>,
+        hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
+    ) -> Option<RawHit> {
+        for (tried, start) in positions.enumerate() {
             if tried == MAX_ANCHORED {
                 // Every match not yet found starts at or after this one.
-                return self.unanchored(hay, m.start(), hit_at);
+                return self.unanchored(hay, start, hit_at);
             }
-            tried += 1;
-            let input = Input::new(hay).range(m.start()..).anchored(Anchored::Yes);
+            let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
             if let Some(found) = self.regex.search(&input) {
                 if let Some(hit) = hit_at(self.rule, found.start(), found.end()) {
                     return Some(hit);
                 }
             }
-            at = m.start() + 1;
         }
         None
     }

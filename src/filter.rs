@@ -24,6 +24,7 @@
 //! Host calls go through `proxy_wasm::hostcalls`, whose results are handled,
 //! rather than the trait helpers, which unwrap.
 
+use crate::cache::SegmentCache;
 use crate::engine::Engine;
 use crate::payload::{self, PayloadError};
 use crate::policy::Mode;
@@ -66,6 +67,9 @@ struct Metrics {
     out_of_scope: Option<u32>,
     score: Option<u32>,
     eval_us: Option<u32>,
+    /// Segments found in the segment cache, and inspected in full.
+    segments_cached: Option<u32>,
+    segments_inspected: Option<u32>,
     lazy: RefCell<HashMap<String, Option<u32>>>,
 }
 
@@ -85,13 +89,25 @@ impl Metrics {
             ),
             score: define(MetricType::Histogram, &format!("{METRIC_PREFIX}score")),
             eval_us: define(MetricType::Histogram, &format!("{METRIC_PREFIX}eval_us")),
+            segments_cached: define(
+                MetricType::Counter,
+                &format!("{METRIC_PREFIX}segments_cached_total"),
+            ),
+            segments_inspected: define(
+                MetricType::Counter,
+                &format!("{METRIC_PREFIX}segments_inspected_total"),
+            ),
             lazy: RefCell::new(HashMap::new()),
         }
     }
 
     fn inc(id: Option<u32>) {
-        if let Some(id) = id {
-            let _ = hostcalls::increment_metric(id, 1);
+        Metrics::add(id, 1);
+    }
+
+    fn add(id: Option<u32>, n: u64) {
+        if let (Some(id), Ok(n @ 1..)) = (id, i64::try_from(n)) {
+            let _ = hostcalls::increment_metric(id, n);
         }
     }
 
@@ -172,6 +188,8 @@ fn define(kind: MetricType, name: &str) -> Option<u32> {
 /// What the root context shares with each request.
 struct Shared {
     engine: Engine,
+    /// What recent requests' segments were found to be, per client.
+    cache: RefCell<SegmentCache>,
     metrics: Metrics,
     next_id: Cell<u64>,
     /// Requests held at their headers that have not had a body callback yet:
@@ -258,8 +276,11 @@ impl RootContext for Root {
                     },
                     None => Metrics::define(),
                 };
+                let cache =
+                    RefCell::new(SegmentCache::new(engine.policy().segment_cache.max_bytes));
                 self.shared = Some(Rc::new(Shared {
                     engine,
+                    cache,
                     metrics,
                     next_id: Cell::new(0),
                     pending: RefCell::new(HashMap::new()),
@@ -389,6 +410,9 @@ struct Stream {
     content_type: Option<String>,
     content_encoding: Option<String>,
     request_id: String,
+    /// The client's scope in the segment cache (from its identity header;
+    /// the header itself is not kept), if it sent one.
+    scope: Option<u64>,
     /// Body bytes Envoy reported so far.
     body_seen: usize,
 }
@@ -406,6 +430,7 @@ impl Stream {
             content_type: None,
             content_encoding: None,
             request_id: String::new(),
+            scope: None,
             body_seen: 0,
         }
     }
@@ -443,7 +468,25 @@ impl Stream {
             body,
         };
         let start = now();
-        let verdict = self.shared.engine.evaluate(&req);
+        let shared = &self.shared;
+        let verdict = match shared.cache.try_borrow_mut() {
+            Ok(mut cache) if self.scope.is_some() => {
+                let before = cache.stats();
+                let v = shared.engine.evaluate_cached(&req, &mut cache, self.scope);
+                let after = cache.stats();
+                Metrics::add(shared.metrics.segments_cached, after.hits - before.hits);
+                Metrics::add(
+                    shared.metrics.segments_inspected,
+                    after.misses - before.misses,
+                );
+                v
+            }
+            _ => {
+                let v = shared.engine.evaluate(&req);
+                Metrics::add(shared.metrics.segments_inspected, v.segments as u64);
+                v
+            }
+        };
         let eval_us = match (start, now()) {
             (Some(a), Some(b)) => b
                 .duration_since(a)
@@ -582,15 +625,19 @@ struct Head {
     content_encoding: Option<String>,
     content_length: Option<String>,
     request_id: Option<String>,
+    /// The value of the first of the segment cache's client headers present.
+    client: Option<Vec<u8>>,
     /// Client-supplied `x-firewall-*` names, each once: only this filter sets them.
     forged: Vec<String>,
 }
 
 impl Head {
     /// Single-valued headers take their first occurrence, as Envoy's
-    /// `get_header_map_value` does.
-    fn read(headers: &[(String, Vec<u8>)]) -> Head {
+    /// `get_header_map_value` does. `client_headers`: the segment cache's
+    /// identity headers, in order of preference (lower case).
+    fn read(headers: &[(String, Vec<u8>)], client_headers: &[String]) -> Head {
         let mut head = Head::default();
+        let mut client_rank = usize::MAX;
         let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         for (name, value) in headers {
             let first = |slot: &mut Option<String>| {
@@ -620,6 +667,14 @@ impl Head {
                     }
                     None => head.content_encoding = Some(text(value)),
                 }
+            } else if let Some(rank) = client_headers
+                .iter()
+                .position(|h| name.eq_ignore_ascii_case(h))
+            {
+                if rank < client_rank && !value.is_empty() {
+                    client_rank = rank;
+                    head.client = Some(value.clone());
+                }
             } else if name
                 .as_bytes()
                 .get(..11)
@@ -643,7 +698,10 @@ impl HttpContext for Stream {
             return Flow::Continue;
         }
         let head = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
-            Ok(headers) => Head::read(&headers),
+            Ok(headers) => Head::read(
+                &headers,
+                &self.shared.engine.policy().segment_cache.client_headers,
+            ),
             Err(e) => return self.fail(&format!("cannot read the request headers: {e:?}")),
         };
         for name in &head.forged {
@@ -661,6 +719,11 @@ impl HttpContext for Stream {
             respond::request_id(head.request_id.as_deref(), || shared.fallback_request_id());
         self.content_type = head.content_type;
         self.content_encoding = head.content_encoding;
+        // Hashed at once with the cache's per-VM keys; the credential is not kept.
+        self.scope = match (&head.client, shared.cache.try_borrow()) {
+            (Some(id), Ok(cache)) if cache.max_bytes() > 0 => Some(cache.scope(id)),
+            _ => None,
+        };
         // A declared length over the limit is refused before a byte of body is read.
         if let Some(len) = head
             .content_length

@@ -43,6 +43,7 @@
 )]
 
 pub mod anomaly;
+pub mod cache;
 pub mod detect;
 pub mod engine;
 pub mod limits;
@@ -63,5 +64,25 @@ pub use request::Request;
 pub use verdict::{Action, Hit, Verdict};
 
 /// The rule pack compiled into the plugin and used when no configuration is
-/// given: `filters/default.json`, minified and without its examples (see `build.rs`).
-pub const DEFAULT_PACK: &str = include_str!(concat!(env!("OUT_DIR"), "/default.min.json"));
+/// given: `filters/default.json`, minified and without its examples (see
+/// `build.rs`). The plugin stores it deflated and inflates it on first use
+/// (once per VM); a copy that does not inflate yields an empty text, which
+/// the policy refuses loudly as invalid JSON.
+pub fn default_pack_json() -> &'static str {
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+    {
+        static PACK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        const DEFLATED: &[u8] =
+            include_bytes!(concat!(env!("OUT_DIR"), "/default.min.json.deflate"));
+        PACK.get_or_init(|| {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(DEFLATED, 4 << 20)
+                .ok()
+                .and_then(|v| String::from_utf8(v).ok())
+                .unwrap_or_default()
+        })
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
+    {
+        include_str!(concat!(env!("OUT_DIR"), "/default.min.json"))
+    }
+}

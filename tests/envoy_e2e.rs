@@ -542,6 +542,76 @@ fn metrics_count_decisions() {
     assert_eq!(m("inference_firewall_eval_us_count{}"), 4.0);
 }
 
+/// A chat client resends the conversation with each turn: the firewall
+/// remembers what it found in each segment per API key, so the history is
+/// not inspected again, yet every request is still judged whole (an attack
+/// in the history keeps blocking), and another key shares nothing.
+#[test]
+#[ignore = "needs the real Envoy and the release wasm: run make e2e"]
+fn resent_history_is_remembered_per_client_and_judged_whole() {
+    let s = Stack::start("segment-cache", "");
+    let turns = [
+        (
+            "user",
+            "Could you suggest a walking route through Porto's old town?",
+        ),
+        (
+            "assistant",
+            "Start at the cathedral, walk down to Ribeira, cross the Dom Luis bridge.",
+        ),
+        ("user", "Which of those places is best at sunset?"),
+        (
+            "assistant",
+            "The upper deck of the bridge, or the Serra do Pilar viewpoint.",
+        ),
+        ("user", "And where could we eat near there?"),
+        (
+            "assistant",
+            "There are several small grills along the riverside in Gaia.",
+        ),
+        ("user", ATTACK),
+        ("assistant", "I cannot help with that."),
+        ("user", "Fine, what about museums?"),
+    ];
+    let body = |n: usize| {
+        let messages: Vec<Value> = turns[..n]
+            .iter()
+            .map(|(role, text)| json!({"role": role, "content": text}))
+            .collect();
+        json!({"model": "m", "messages": messages})
+            .to_string()
+            .into_bytes()
+    };
+    let send = |n: usize, key: Option<&str>| {
+        let header = key.map(|k| format!("authorization: Bearer {k}"));
+        let extra: Vec<&str> = header.iter().flat_map(|h| ["-H", h.as_str()]).collect();
+        post(
+            &s,
+            "/v1/chat/completions",
+            &unique("cache"),
+            &body(n),
+            &extra,
+        )
+        .status
+    };
+    assert_eq!(send(3, Some("sk-a")), 200); // 3 inspected
+    assert_eq!(send(5, Some("sk-a")), 200); // 3 remembered, 2 inspected
+    assert_eq!(send(7, Some("sk-a")), 403); // 5 remembered, 2 inspected
+    assert_eq!(
+        send(9, Some("sk-a")),
+        403,
+        "an attack in the history still blocks"
+    ); // 7 + 2
+    assert_eq!(send(3, Some("sk-b")), 200); // another client: 3 inspected
+    assert_eq!(send(3, None), 200); // no identity, no cache: 3 inspected
+    let prom = s.envoy.prometheus();
+    let m = |sample: &str| {
+        metric_in(&prom, sample).unwrap_or_else(|| panic!("no sample {sample} in:\n{prom}"))
+    };
+    assert_eq!(m("inference_firewall_segments_cached_total{}"), 15.0);
+    assert_eq!(m("inference_firewall_segments_inspected_total{}"), 15.0);
+}
+
 #[test]
 #[ignore = "needs the real Envoy and the release wasm: run make e2e"]
 fn upstream_never_sees_headers_of_blocked_request() {

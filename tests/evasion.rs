@@ -7,7 +7,7 @@
 #[path = "evasion/transforms.rs"]
 mod transforms;
 
-use inference_firewall::{Action, Engine, Policy, Request, Verdict, DEFAULT_PACK};
+use inference_firewall::{Action, Engine, Policy, Request, Verdict};
 use transforms::{Case, OnAttack, OnBenign, Transform};
 
 fn evaluate(engine: &Engine, t: &Transform, case: &Case) -> Verdict {
@@ -18,7 +18,8 @@ fn evaluate(engine: &Engine, t: &Transform, case: &Case) -> Verdict {
 /// The default pack without its statistical layer (the classifier and the
 /// anomaly features): its rules and detectors only.
 fn rules_and_detectors() -> Engine {
-    let mut pack: serde_json::Value = serde_json::from_str(DEFAULT_PACK).unwrap();
+    let mut pack: serde_json::Value =
+        serde_json::from_str(inference_firewall::default_pack_json()).unwrap();
     let obj = pack.as_object_mut().unwrap();
     obj.remove("classifier");
     obj.remove("anomaly");

@@ -21,7 +21,6 @@ use std::net::TcpStream;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use inference_firewall::DEFAULT_PACK;
 use support::{curl_post, unique, RawRequest, Stack};
 use transforms::{Body, Case, OnAttack, OnBenign, Transform};
 
@@ -35,7 +34,8 @@ fn whole_pack() -> &'static Stack {
 fn rules_only() -> &'static Stack {
     static S: OnceLock<Stack> = OnceLock::new();
     S.get_or_init(|| {
-        let mut pack: serde_json::Value = serde_json::from_str(DEFAULT_PACK).unwrap();
+        let mut pack: serde_json::Value =
+            serde_json::from_str(inference_firewall::default_pack_json()).unwrap();
         let obj = pack.as_object_mut().unwrap();
         obj.remove("classifier");
         obj.remove("anomaly");

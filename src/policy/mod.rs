@@ -16,7 +16,7 @@ pub mod schema;
 
 pub use error::PolicyError;
 pub use glob::Glob;
-pub use schema::{PluginConfig, RuleFile};
+pub use schema::{PluginConfig, RuleFile, SegmentCacheConfig, SEGMENT_CACHE_CEILING};
 
 use crate::detect::{Matcher, Pattern};
 use crate::limits::{Limits, CONTENT_CODINGS_CEILING, JSON_DEPTH_CEILING};
@@ -143,6 +143,9 @@ pub struct Policy {
     pub classifier: Option<Classifier>,
     /// Feature thresholds, if the rule file has an `anomaly` section.
     pub anomaly: Option<AnomalyChecks>,
+    /// The plugin's segment cache (plugin configuration only; rule files
+    /// get the default).
+    pub segment_cache: SegmentCacheConfig,
 }
 
 /// Compiled `classifier`: the model is decoded once here, never per request.
@@ -356,7 +359,10 @@ impl Policy {
 
     /// The embedded default pack.
     pub fn default_pack() -> Result<Policy, PolicyError> {
-        Policy::from_json(crate::DEFAULT_PACK, "default pack (filters/default.json)")
+        Policy::from_json(
+            crate::default_pack_json(),
+            "default pack (filters/default.json)",
+        )
     }
 
     /// Builds the policy from the proxy-wasm plugin configuration: empty means
@@ -404,7 +410,7 @@ impl Policy {
         let (mut file, origin, prefix) = match config.rules {
             Some(v) => (RuleFile::from_value(v, ORIGIN, "/rules")?, ORIGIN, "/rules"),
             None => (
-                RuleFile::parse(crate::DEFAULT_PACK, "default pack")?,
+                RuleFile::parse(crate::default_pack_json(), "default pack")?,
                 ORIGIN,
                 "",
             ),
@@ -435,7 +441,13 @@ impl Policy {
                 PolicyError::at(ORIGIN, format!("/limits{pointer}"), bare_message(e.inner()))
             })?;
         }
-        Policy::compile(file, origin, prefix)
+        let segment_cache = match config.segment_cache {
+            Some(c) => checked_segment_cache(c)?,
+            None => SegmentCacheConfig::default(),
+        };
+        let mut policy = Policy::compile(file, origin, prefix)?;
+        policy.segment_cache = segment_cache;
+        Ok(policy)
     }
 
     /// Validates and compiles a parsed rule file. `prefix` is prepended to
@@ -662,6 +674,7 @@ impl Policy {
             matcher,
             classifier,
             anomaly,
+            segment_cache: SegmentCacheConfig::default(),
         })
     }
 
@@ -1177,6 +1190,35 @@ fn compile_anomaly(
     Ok((classifier, anomaly))
 }
 
+/// Validates `segment_cache`; header names are kept in lower case.
+fn checked_segment_cache(mut c: SegmentCacheConfig) -> Result<SegmentCacheConfig, PolicyError> {
+    const ORIGIN: &str = "plugin configuration";
+    if c.max_bytes > SEGMENT_CACHE_CEILING {
+        return Err(PolicyError::at(
+            ORIGIN,
+            "/segment_cache/max_bytes",
+            format!(
+                "{} is out of range: use 0 (off) to {SEGMENT_CACHE_CEILING} bytes per VM",
+                c.max_bytes
+            ),
+        ));
+    }
+    for (i, h) in c.client_headers.iter_mut().enumerate() {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if h.is_empty() || !h.bytes().all(token) {
+            return Err(PolicyError::at(
+                ORIGIN,
+                format!("/segment_cache/client_headers/{i}"),
+                format!(
+                    "{h:?} is not a header name: use letters, digits and - (e.g. \"x-api-key\")"
+                ),
+            ));
+        }
+        h.make_ascii_lowercase();
+    }
+    Ok(c)
+}
+
 #[cfg(test)]
 mod anomaly_section_tests {
     #[cfg(target_arch = "wasm32")]
@@ -1290,6 +1332,39 @@ mod content_encoding_tests {
             (
                 r#"{"limits":{"max_decompressed_bytes":0}}"#,
                 "at /limits/max_decompressed_bytes: 0 would reject everything",
+            ),
+        ];
+        for (config, want) in cases {
+            let e = Policy::from_plugin_config(config.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{config}: {e}");
+        }
+    }
+    #[test]
+    fn the_segment_cache_is_configured_and_checked() {
+        let d = Policy::default_pack().unwrap();
+        assert_eq!(d.segment_cache, SegmentCacheConfig::default());
+        let p = Policy::from_plugin_config(
+            br#"{"segment_cache":{"max_bytes":1048576,"client_headers":["X-Tenant-Key"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.segment_cache.max_bytes, 1 << 20);
+        assert_eq!(p.segment_cache.client_headers, ["x-tenant-key"]);
+        let off = Policy::from_plugin_config(br#"{"segment_cache":{"max_bytes":0}}"#).unwrap();
+        assert_eq!(off.segment_cache.max_bytes, 0);
+        let cases = [
+            (
+                r#"{"segment_cache":{"max_bytes":999999999999}}"#,
+                "at /segment_cache/max_bytes: 999999999999 is out of range: use 0 (off) to 268435456 bytes per VM",
+            ),
+            (
+                r#"{"segment_cache":{"client_headers":["authorization","x api key"]}}"#,
+                "at /segment_cache/client_headers/1: \"x api key\" is not a header name",
+            ),
+            (
+                r#"{"segment_cache":{"bytes":10}}"#,
+                "at /segment_cache/bytes: unknown field `bytes`, expected `max_bytes` or `client_headers`",
             ),
         ];
         for (config, want) in cases {

@@ -350,4 +350,36 @@ pub struct PluginConfig {
     pub block_at: Option<u32>,
     /// Overrides of single limits; the rest keep the rule file's values.
     pub limits: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What is remembered of resent conversation history (see [`crate::cache`]).
+    pub segment_cache: Option<SegmentCacheConfig>,
+}
+
+/// `segment_cache` of the plugin configuration: per client, the views and
+/// classifier scores of recently seen segments, so resent history is not
+/// normalized and scored again (the rules still read every request whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SegmentCacheConfig {
+    /// Bytes of text and views kept per VM (Envoy runs one VM per worker);
+    /// 0 turns the cache off. At most [`SEGMENT_CACHE_CEILING`].
+    pub max_bytes: usize,
+    /// Request headers that identify a client (lower case), tried in order:
+    /// texts are shared only between requests carrying the same value, so
+    /// the timing of one client's requests says nothing of what others sent.
+    /// A request carrying none of them is inspected without the cache.
+    pub client_headers: Vec<String>,
+}
+
+/// Hard ceiling for `segment_cache.max_bytes` (per VM).
+pub const SEGMENT_CACHE_CEILING: usize = 256 << 20;
+
+impl Default for SegmentCacheConfig {
+    fn default() -> Self {
+        SegmentCacheConfig {
+            max_bytes: 4 << 20,
+            client_headers: ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }

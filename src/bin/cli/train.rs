@@ -267,7 +267,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     let pack_text = match &args.rules {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| Fatal(format!("{}: cannot read: {e}", p.display())))?,
-        None => inference_firewall::DEFAULT_PACK.to_string(),
+        None => inference_firewall::default_pack_json().to_string(),
     };
 
     let mut meta = serde_json::json!({
