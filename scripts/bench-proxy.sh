@@ -9,9 +9,17 @@
 #   REFERENCE_WASM=target/wasm32-wasip1/release/reference_filter.wasm scripts/bench-proxy.sh
 #   (make bench builds both wasm files, installs Envoy and wrk, and sets all three)
 #
+# Two workloads per body size:
+#   fresh         the same body every time, no client identity: the segment
+#                 cache is not used, every request is inspected in full.
+#   conversation  what a chat client sends: an API key, the history resent and
+#                 a last turn that is new in every request (a counter in it).
+#                 The firewall remembers the history's segments per key and
+#                 inspects the new turn (the rules still read it all).
+#
 # Knobs (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3),
 # BENCH_CONNECTIONS (8), BENCH_THREADS (wrk threads, 1), BENCH_WORKERS (Envoy
-# --concurrency, 1), BENCH_SIZES (KiB, "4 64").
+# --concurrency, 1), BENCH_SIZES (KiB, "4 64"), BENCH_WORKLOADS ("fresh conversation").
 #
 # Loopback only; builds nothing; stops Envoy when done. On a 2-core machine
 # Envoy (1 worker) and wrk (1 thread) get a core each, so absolute numbers are
@@ -29,6 +37,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-8}
 THREADS=${BENCH_THREADS:-1}
 WORKERS=${BENCH_WORKERS:-1}
 SIZES=${BENCH_SIZES:-"4 64"}
+WORKLOADS=${BENCH_WORKLOADS:-"fresh conversation"}
 ADMIN=9902
 
 for tool in wrk curl python3; do
@@ -64,6 +73,8 @@ for _ in $(seq 1 300); do
 done
 
 # Benign chat bodies of about the given size: a conversation of ordinary turns.
+# Also writes FILE.prefix and FILE.suffix: the body split where the last turn
+# ends, for the conversation workload to put a request counter there.
 make_body() { # KiB file
   python3 - "$1" "$2" <<'EOF'
 import json, sys
@@ -84,17 +95,40 @@ while len(json.dumps({"model": "bench-model", "messages": messages})) < target:
     i += 1
 if messages[-1]["role"] != "user":
     messages.append({"role": "user", "content": "Thank you, that helps a lot."})
+messages[-1]["content"] += " @@COUNTER@@"
+text = json.dumps({"model": "bench-model", "messages": messages, "temperature": 0.2})
+prefix, suffix = text.split("@@COUNTER@@")
 with open(sys.argv[2], "w") as f:
-    json.dump({"model": "bench-model", "messages": messages, "temperature": 0.2}, f)
+    f.write(prefix + "(first)" + suffix)
+with open(sys.argv[2] + ".prefix", "w") as f:
+    f.write(prefix)
+with open(sys.argv[2] + ".suffix", "w") as f:
+    f.write(suffix)
 EOF
 }
 
 cat >"$work/post.lua" <<'EOF'
-local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+local path = os.getenv("BENCH_BODY")
 wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
+wrk.body = slurp(path)
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_WORKLOAD") == "conversation" then
+  -- An API key and the history as is; the last turn new in every request.
+  wrk.headers["Authorization"] = "Bearer sk-bench-client"
+  local prefix, suffix = slurp(path .. ".prefix"), slurp(path .. ".suffix")
+  local run = os.getenv("BENCH_RUN") or "0"
+  local n = 0
+  request = function()
+    n = n + 1
+    return wrk.format(nil, nil, nil, prefix .. "(request " .. run .. "-" .. n .. ")" .. suffix)
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %.3f %.1f %.1f %d\n",
@@ -104,8 +138,10 @@ end
 EOF
 
 # run PORT BODY SECONDS [CONNECTIONS] -> "requests seconds p50_us p99_us errors"
+# (BENCH_WORKLOAD from the loop below; each run numbers its last turns apart:
+# a turn is never sent twice)
 run() {
-  BENCH_BODY="$2" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"${3}s" --latency -s "$work/post.lua" \
+  BENCH_BODY="$2" BENCH_RUN="$(date +%s%N)" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"${3}s" --latency -s "$work/post.lua" \
     "http://127.0.0.1:$1/v1/chat/completions" | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
 }
 
@@ -116,9 +152,18 @@ eval_us() {
     sed -n 's/.*P50(\([0-9.]*\),.*P99(\([0-9.]*\),.*/\1 \2/p' | head -1
 }
 
+# Segments the firewall took from its cache and inspected in full, so far.
+segments() {
+  local stats
+  stats=$(curl -s "127.0.0.1:$ADMIN/stats?filter=inference_firewall_segments_")
+  printf '%s %s\n' \
+    "$(sed -n 's/.*segments_cached_total: \([0-9]*\).*/\1/p' <<<"$stats" | head -1)" \
+    "$(sed -n 's/.*segments_inspected_total: \([0-9]*\).*/\1/p' <<<"$stats" | head -1)"
+}
+
 printf '\nEnvoy %s, %s worker(s); wrk %s thread(s), %s connections, %ss per case after %ss of warm-up\n\n' \
   "$("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d / | head -1)" "$WORKERS" "$THREADS" "$CONNECTIONS" "$DURATION" "$WARMUP"
-printf '%-7s %-10s %10s %10s %10s %7s\n' body listener 'req/s' 'p50 ms' 'p99 ms' errors
+printf '%-18s %-10s %10s %10s %10s %7s\n' body listener 'req/s' 'p50 ms' 'p99 ms' errors
 failed=0
 for kib in $SIZES; do
   body="$work/body-$kib.json"
@@ -131,7 +176,11 @@ for kib in $SIZES; do
       cat "$work/reply" >&2; echo >&2; exit 1
     fi
   done
+  for workload in $WORKLOADS; do
+  export BENCH_WORKLOAD=$workload
+  label="${kib}KiB $workload"
   declare -A rps p50 p99
+  read -r cached0 inspected0 < <(segments)
   for port in 10001 10003 10000; do
     run "$port" "$body" "$WARMUP" >/dev/null
     read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION")
@@ -139,11 +188,11 @@ for kib in $SIZES; do
     p50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
     p99[$port]=$(awk -v v="$l99" 'BEGIN { printf "%.3f", v / 1000 }')
     name=$(case $port in 10000) echo firewall ;; 10003) echo reference ;; *) echo plain ;; esac)
-    printf '%-7s %-10s %10s %10s %10s %7s\n' "${kib}KiB" "$name" "${rps[$port]}" "${p50[$port]}" "${p99[$port]}" "$errors"
+    printf '%-18s %-10s %10s %10s %10s %7s\n' "$label" "$name" "${rps[$port]}" "${p50[$port]}" "${p99[$port]}" "$errors"
     [ "$errors" = 0 ] || failed=1
   done
-  awk -v a="${rps[10000]}" -v b="${rps[10001]}" -v r="${rps[10003]}" -v x="${p50[10000]}" -v y="${p50[10001]}" -v k="$kib" \
-    'BEGIN { printf "%-7s firewall/plain throughput %.2f, added p50 %+.3f ms (saturated: includes queueing); reference/plain %.2f, firewall/reference %.2f\n", k "KiB", (b > 0 ? a / b : 0), x - y, (b > 0 ? r / b : 0), (r > 0 ? a / r : 0) }'
+  awk -v a="${rps[10000]}" -v b="${rps[10001]}" -v r="${rps[10003]}" -v x="${p50[10000]}" -v y="${p50[10001]}" -v k="$label" \
+    'BEGIN { printf "%-18s firewall/plain throughput %.2f, added p50 %+.3f ms (saturated: includes queueing); reference/plain %.2f, firewall/reference %.2f\n", k, (b > 0 ? a / b : 0), x - y, (b > 0 ? r / b : 0), (r > 0 ? a / r : 0) }'
   # Latency without queueing: one connection, one request at a time.
   declare -A q50
   for port in 10001 10003 10000; do
@@ -152,8 +201,12 @@ for kib in $SIZES; do
     [ "$errors" = 0 ] || failed=1
   done
   read -r e50 e99 < <(eval_us) || true
-  awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v r="${q50[10003]}" -v k="$kib" -v e50="${e50:-?}" -v e99="${e99:-?}" \
-    'BEGIN { printf "%-7s one connection: p50 plain %.3f ms, reference %.3f ms, firewall %.3f ms, added %+.3f ms (reference %+.3f ms); engine in V8 p50 %s us, p99 %s us\n\n", k "KiB", y, r, x, x - y, r - y, e50, e99 }'
+  read -r cached1 inspected1 < <(segments)
+  printf '%-18s segments remembered %s, inspected in full %s\n' "$label" \
+    "$(( ${cached1:-0} - ${cached0:-0} ))" "$(( ${inspected1:-0} - ${inspected0:-0} ))"
+  awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v r="${q50[10003]}" -v k="$label" -v e50="${e50:-?}" -v e99="${e99:-?}" \
+    'BEGIN { printf "%-18s one connection: p50 plain %.3f ms, reference %.3f ms, firewall %.3f ms, added %+.3f ms (reference %+.3f ms); engine in V8 p50 %.0f us, p99 %.0f us\n\n", k, y, r, x, x - y, r - y, e50, e99 }'
   unset rps p50 p99 q50
+  done
 done
 [ "$failed" = 0 ] || { echo 'bench-proxy: some requests failed (see errors)' >&2; exit 1; }

@@ -226,8 +226,20 @@ fn pair_bit(a: u8, b: u8) -> usize {
 }
 
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    WORD_BYTES[usize::from(b)] != 0
 }
+
+/// 1 for the bytes of ASCII words (letters, digits, `_`).
+const WORD_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = (c.is_ascii_alphanumeric() || c == b'_') as u8;
+        b += 1;
+    }
+    t
+};
 
 /// Where the ASCII words of a text start (a word byte after a non-word
 /// byte, or at 0), in order and grouped by their first byte: an arm reads
@@ -245,19 +257,28 @@ impl WordIndex {
     fn new(hay: &[u8]) -> WordIndex {
         let mut starts = Vec::with_capacity(hay.len() / 5);
         let mut offsets = [0u32; 257];
-        let mut prev_word = false;
-        for (i, &b) in hay.iter().enumerate() {
-            let word = is_word_byte(b);
-            if word && !prev_word {
-                match u32::try_from(i) {
-                    Ok(i) => starts.push(i),
-                    Err(_) => break,
-                }
+        // 64 bytes at a time: a bit mask of word bytes, then its starts (a word
+        // byte after a non-word byte) read bit by bit. A branch per byte cost
+        // 1.6 ns a byte in mispredictions on prose.
+        let mut prev_word = 0u64;
+        for (c, chunk) in hay.chunks(64).enumerate() {
+            let mut mask = 0u64;
+            for (j, &b) in chunk.iter().enumerate() {
+                mask |= u64::from(WORD_BYTES[usize::from(b)]) << j;
+            }
+            let mut begin = mask & !((mask << 1) | prev_word);
+            prev_word = mask >> (chunk.len() - 1) & 1;
+            while begin != 0 {
+                let at = c * 64 + begin.trailing_zeros() as usize;
+                begin &= begin - 1;
+                let (Ok(i), Some(&b)) = (u32::try_from(at), hay.get(at)) else {
+                    continue;
+                };
+                starts.push(i);
                 if let Some(o) = offsets.get_mut(usize::from(b) + 1) {
                     *o += 1;
                 }
             }
-            prev_word = word;
         }
         // A counting sort by first byte keeps each group in order.
         for b in 1..offsets.len() {
@@ -1383,6 +1404,41 @@ mod exactness {
     //! example of the default pack, and on their pairs and near misses, the
     //! rules hit must be exactly those a plain search of each whole regex finds.
     use super::*;
+
+    #[test]
+    fn the_word_index_lists_every_word_start_by_first_byte() {
+        let long = "x".repeat(63) + " ab_c9 " + &"é".repeat(40) + "z" + &"w".repeat(70);
+        for text in [
+            "",
+            "a",
+            " a",
+            "hello, world! it's 2024_ok",
+            "über naïve café",
+            long.as_str(),
+            &"ab ".repeat(50),
+        ] {
+            let bytes = text.as_bytes();
+            let want: Vec<u32> = (0..bytes.len())
+                .filter(|&i| is_word_byte(bytes[i]) && (i == 0 || !is_word_byte(bytes[i - 1])))
+                .map(|i| i as u32)
+                .collect();
+            let index = WordIndex::new(bytes);
+            assert_eq!(index.starts, want, "{text:?}");
+            for b in 0..=255u8 {
+                let got: Vec<u32> = index
+                    .starting_with(b)
+                    .iter()
+                    .map(|&k| index.starts[k as usize])
+                    .collect();
+                let expected: Vec<u32> = want
+                    .iter()
+                    .copied()
+                    .filter(|&i| bytes[i as usize] == b)
+                    .collect();
+                assert_eq!(got, expected, "{text:?} byte {b}");
+            }
+        }
+    }
 
     #[test]
     fn prefiltered_scan_finds_what_a_plain_search_finds() {

@@ -106,8 +106,9 @@ pub struct Limits {
     /// build decodes); a body in any other coding is refused with 415.
     pub content_encodings: Vec<ContentCoding>,
     /// Most bytes produced by decoding hidden payloads (base64, hex, tag
-    /// characters...) for one request; past it: 400 (the request cannot be
-    /// fully inspected).
+    /// characters...) from one text segment (each has this budget, which is
+    /// what lets a segment's result be remembered apart from its request);
+    /// past it: 400 (the request cannot be fully inspected).
     pub max_decoded_bytes: usize,
     /// Deepest nesting of encodings followed (base64 inside hex inside ...).
     pub max_decode_depth: usize,
