@@ -133,15 +133,16 @@ fn no_rule_or_detector_blocks_a_benign_prompt_under_any_transform_that_applies()
     );
 }
 
-/// Known gap, run with `--ignored`: the classifier reads the normalized
-/// view, not the form, but 13 of 2280 still fail (683 when it read the
-/// original text's character classes and the form counts): spelled-out
-/// base64 and digests that no longer decode (7), spelled-out or
-/// entity-encoded Bengali split from its vowel signs (5), and Russian in
-/// Morse whose decoded view the model scores 0.85 (1). See the README's
-/// evasion section.
+/// The classifier reads the normalized view, not the form (683 of 2280
+/// failed when it read the original text's character classes and the form
+/// counts). The last 13 were texts the view still misread: spelled-out
+/// base64 and digests (their letters and digits now join back into the
+/// blob, which decodes in place when it is text), spelled-out or
+/// entity-encoded Bengali split from its vowel signs (signs now go back on
+/// their letters, and a Brahmic run is no `spaced_words` evidence), and
+/// Russian in Morse, only commas and a full stop (a text that is Morse
+/// throughout is decoded however short). See the README's evasion section.
 #[test]
-#[ignore = "known false positives of the statistical layer; see README"]
 fn every_benign_prompt_passes_the_whole_pack_under_every_transform_that_applies() {
     let engine = Engine::default_pack().unwrap();
     let table = transforms::table();

@@ -42,6 +42,11 @@ pub(crate) struct Inline {
     pub(crate) start: usize,
     pub(crate) end: usize,
     pub(crate) text: String,
+    /// Whether the text is put between spaces: a decoded blob is a text of
+    /// its own, but a character reference (`&#2494;`, `&eacute;`) is one
+    /// character of the text around it and goes back exactly where it was,
+    /// or a vowel sign would be split from its letter (`হ া` for `হা`).
+    pub(crate) pad: bool,
 }
 
 /// Bytes of context kept on each side of a percent, HTML or leet token.
@@ -56,8 +61,21 @@ const MIN_RUN: usize = 16;
 /// Runs every decoder whose pre-scan matches. Encoded tokens of `text` that
 /// decoded are listed in `inline` (in no particular order, possibly
 /// overlapping).
-pub(crate) fn run(text: &str, view: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
+///
+/// `chains` says that the view joined a spelled-out chain of letters and
+/// digits ([`super::view::spelled_chain`]): its letters and digits are
+/// decoded as one token too ([`spelled_blobs`]).
+pub(crate) fn run(
+    text: &str,
+    view: &str,
+    chains: bool,
+    inline: &mut Vec<Inline>,
+    sink: &mut Sink<'_>,
+) {
     let hints = Hints::of(text);
+    if chains {
+        spelled_blobs(text, inline, sink);
+    }
     if !hints.base64_blocks.is_empty() {
         base_n(text, &hints.base64_blocks, inline, sink);
     }
@@ -204,10 +222,49 @@ fn base_n(text: &str, blocks: &[usize], inline: &mut Vec<Inline>, sink: &mut Sin
                     start,
                     end,
                     text: view,
+                    pad: true,
                 });
             }
         }
         done = end;
+    }
+}
+
+/// Spelled-out blobs: base64, base32 or hex written letter by letter
+/// (`S.G.V.s.b.G8s.I.H.d.v...`, a pictograph or a dash between the letters,
+/// the digits left glued to them). The letters and digits of each such token
+/// ([`super::view::spelled_chain`]), case kept, are decoded as the blob they
+/// were; a blob that is no text (a digest) gives nothing, and the view keeps
+/// it joined as one token, as if it had not been spelled out.
+fn spelled_blobs(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
+    let bytes = text.as_bytes();
+    let mut scratch = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let start = pos;
+        while bytes.get(pos).is_some_and(|&b| b > b' ') {
+            pos += 1;
+        }
+        if pos - start >= MIN_RUN {
+            if let Some((a, b)) = bytes.get(start..pos).and_then(super::view::spelled_chain) {
+                let mut blob = String::new();
+                super::view::push_alphanumeric(
+                    &mut blob,
+                    text.get(start + a..start + b).unwrap_or(""),
+                );
+                if blob.len() >= MIN_RUN {
+                    if let Some(view) = decode_token(&blob, &mut scratch, sink) {
+                        inline.push(Inline {
+                            start: start + a,
+                            end: start + b,
+                            text: view,
+                            pad: true,
+                        });
+                    }
+                }
+            }
+        }
+        pos += 1;
     }
 }
 
@@ -244,6 +301,7 @@ fn base64_run(bytes: &[u8], start: usize) -> (usize, usize) {
 }
 
 /// Tries base32, binary, hex, then base64 on one run; the decoded view if one fits.
+#[inline(never)]
 fn decode_token(token: &str, scratch: &mut Vec<u8>, sink: &mut Sink<'_>) -> Option<String> {
     let core = || {
         token
@@ -381,6 +439,7 @@ fn hex_sequences(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
                     start: pos,
                     end,
                     text: view,
+                    pad: true,
                 });
             }
         }
@@ -454,6 +513,7 @@ fn binary_groups(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
                     start,
                     end,
                     text: view,
+                    pad: true,
                 });
             }
         }
@@ -511,7 +571,12 @@ const MORSE_CODE: [(&[u8], u8); 45] = [
 ];
 
 /// Morse code: codes of `.` and `-` separated by spaces, words by `/` or
-/// wider gaps; a run of twelve codes or more is decoded.
+/// wider gaps; a run of twelve codes or more is decoded, and so is a text
+/// that is Morse from end to end with three codes or more: such a text says
+/// nothing but what it decodes to (a Russian sentence in Morse keeps only its
+/// commas and full stop, `--..-- / .-.-.-`), so it is read as that, not as
+/// dots and dashes. Inside other text a short run stays as it is (`...`, `-`
+/// and `- - -` are punctuation).
 fn morse(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
     let bytes = text.as_bytes();
     let is_mark = |b: &u8| matches!(b, b'.' | b'-');
@@ -560,12 +625,17 @@ fn morse(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
             }
             pos += gap;
         }
-        if codes >= 12 {
+        let whole = || {
+            text.get(..start).unwrap_or("x").trim().is_empty()
+                && text.get(end..).unwrap_or("x").trim().is_empty()
+        };
+        if codes >= 12 || (codes >= 3 && whole()) {
             if let Some(view) = sink(DecodeKind::Morse, &out) {
                 inline.push(Inline {
                     start,
                     end,
                     text: view,
+                    pad: true,
                 });
             }
         }
@@ -694,7 +764,12 @@ fn percent(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
         spans
             .iter()
             .zip(decoded)
-            .map(|(&(start, end), text)| Inline { start, end, text }),
+            .map(|(&(start, end), text)| Inline {
+                start,
+                end,
+                text,
+                pad: true,
+            }),
     );
 }
 
@@ -768,6 +843,7 @@ fn html_entities(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
             start,
             end,
             text: c.to_string(),
+            pad: false,
         })
     }));
     substituted(
@@ -1172,6 +1248,7 @@ mod tests {
         run(
             text,
             &text.to_lowercase(),
+            false,
             &mut Vec::new(),
             &mut |kind, payload| {
                 out.push((kind, payload.to_string()));
@@ -1244,6 +1321,65 @@ mod tests {
             let got = decode(input);
             assert!(got.contains(&(kind, want.to_string())), "{input}: {got:?}");
         }
+    }
+
+    #[test]
+    fn a_text_in_morse_throughout_is_decoded_however_short() {
+        let got = decode("--..-- / --..-- / .-.-.-\n");
+        assert_eq!(got, [(DecodeKind::Morse, ", , .".to_string())]);
+        // In other text, a short run is punctuation.
+        assert_eq!(decode("wait ... --- ... then"), []);
+        assert_eq!(decode("... ---"), []);
+    }
+
+    #[test]
+    fn spelled_out_blobs_decode_when_the_view_saw_one() {
+        let text =
+            "see S.G.V.s.b.G8s.I.H.d.v.c.m.x.k.I.S.B.I.Y.X.Z.l.I.G.E.g.b.m.l.j.Z.S.B.k.Y.X.k.u now";
+        let mut out = Vec::new();
+        let mut inline = Vec::new();
+        run(text, "", true, &mut inline, &mut |kind, payload| {
+            out.push((kind, payload.to_string()));
+            Some(payload.to_string())
+        });
+        assert!(out.contains(&(
+            DecodeKind::Base64,
+            "Hello, world! Have a nice day.".to_string()
+        )));
+        let start = text.find('S').unwrap_or(0);
+        assert!(inline
+            .iter()
+            .any(|t| t.start == start && t.end == text.len() - 4 && t.pad));
+        // A digest gives nothing, and without the view's word nothing is tried.
+        assert!(decode("9f86d081884c7d659a2f-e-a-a0c55a-d015")
+            .iter()
+            .all(|(kind, _)| *kind == DecodeKind::Leet));
+        let mut n = 0;
+        run(
+            "9f86d081884c7d659a2f-e-a-a0c55a-d015",
+            "",
+            true,
+            &mut Vec::new(),
+            &mut |_, _| {
+                n += 1;
+                None
+            },
+        );
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn entities_go_back_in_place_without_spaces() {
+        let mut inline = Vec::new();
+        run(
+            "caf&eacute;&#x20;&#2489;&#2494;",
+            "",
+            false,
+            &mut inline,
+            &mut |_, p| Some(p.to_string()),
+        );
+        assert_eq!(inline.len(), 3);
+        assert!(inline.iter().all(|t| !t.pad));
     }
 
     #[test]

@@ -228,15 +228,19 @@ fn normalize_into(
 ) -> String {
     let mut hidden = clean::Hidden::default();
     let cleaned = clean::clean(text, findings, &mut hidden);
-    let view = view::build(&cleaned, findings);
+    let (view, chains) = view::build_noting(&cleaned, findings);
     let mut inline = Vec::new();
     {
         let main = main.unwrap_or(&view);
         hidden_views(&hidden, depth, main, ctx, findings);
         if decoders {
-            decode::run(&cleaned, &view, &mut inline, &mut |kind, payload| {
-                emit(kind, payload, depth, main, ctx, findings)
-            });
+            decode::run(
+                &cleaned,
+                &view,
+                chains,
+                &mut inline,
+                &mut |kind, payload| emit(kind, payload, depth, main, ctx, findings),
+            );
         }
     }
     if inline.is_empty() {
@@ -248,8 +252,9 @@ fn normalize_into(
     view::build(&spliced, &mut Findings::default())
 }
 
-/// `text` with each token replaced by its decoded view; of overlapping
-/// tokens, the first (then the longest) wins.
+/// `text` with each token replaced by its decoded view (between spaces, or
+/// as it is for a character reference, see [`decode::Inline::pad`]); of
+/// overlapping tokens, the first (then the longest) wins.
 fn splice(text: &str, mut inline: Vec<decode::Inline>) -> String {
     inline.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out = String::with_capacity(text.len());
@@ -259,9 +264,13 @@ fn splice(text: &str, mut inline: Vec<decode::Inline>) -> String {
             continue;
         }
         out.push_str(text.get(cursor..t.start).unwrap_or(""));
-        out.push(' ');
-        out.push_str(&t.text);
-        out.push(' ');
+        if t.pad {
+            out.push(' ');
+            out.push_str(&t.text);
+            out.push(' ');
+        } else {
+            out.push_str(&t.text);
+        }
         cursor = t.end;
     }
     out.push_str(text.get(cursor..).unwrap_or(""));
@@ -565,6 +574,25 @@ mod tests {
                 "{name}: {text:?} gave {n:#?}"
             );
         }
+    }
+
+    #[test]
+    fn a_text_reads_as_what_it_says_in_any_of_these_forms() {
+        let bengali = "আজ আবহাওয়া কেমন থাকবে বলে মনে হয়?";
+        let entities: String = bengali
+            .chars()
+            .map(|c| format!("&#{};", c as u32))
+            .collect();
+        let n = run(&entities);
+        assert_eq!(n.view, run(bengali).view);
+        assert_eq!(n.findings.spaced_words, 0);
+        // Spelled-out base64 reads as its payload, in place.
+        let n = run("what is S.G.V.s.b.G8s.I.H.d.v.c.m.x.k.I.S.B.I.Y.X.Z.l.I.G.E.g.b.m.l.j.Z.S.B.k.Y.X.k.u?");
+        assert_eq!(n.view, "what is hello, world! have a nice day. ?");
+        assert_eq!((n.findings.decoded, n.findings.spaced_words), (1, 0));
+        // A Russian sentence in Morse keeps only its punctuation.
+        let n = run("--..-- / --..-- / --..-- / .-.-.-");
+        assert_eq!(n.view, ", , , .");
     }
 
     #[test]

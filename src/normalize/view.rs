@@ -35,29 +35,50 @@ use super::{clean, swar, words, Findings};
 
 /// Builds the view of `cleaned` (invisible characters already removed).
 pub(crate) fn build(cleaned: &str, findings: &mut Findings) -> String {
+    build_noting(cleaned, findings).0
+}
+
+/// [`build`], and whether it joined a spelled-out chain (see
+/// [`spelled_chain`]), which the decoders then look at.
+pub(crate) fn build_noting(cleaned: &str, findings: &mut Findings) -> (String, bool) {
     if cleaned.is_ascii() {
         let mut view = String::with_capacity(cleaned.len());
-        join_spaced(cleaned, &mut view, findings);
+        let joined = join_spaced(cleaned, &mut view, findings);
         view.make_ascii_lowercase();
-        return view;
+        return (view, joined.chains);
     }
     let nfkc = nfkc(cleaned, findings);
     let mut shaped = String::with_capacity(nfkc.len());
     let seen = shape(&nfkc, &mut shaped, findings);
-    if seen.stripped && is_nfc_quick(shaped.chars()) != IsNormalized::Yes {
+    if seen.stripped {
         // A removed mark may have kept two characters from composing
         // (`ㅋ` + U+0301 + `ㅏ`): compose them now, or the next pass would.
-        shaped = shaped.nfc().collect();
+        shaped = composed(shaped);
     }
     let mut joined = String::with_capacity(shaped.len());
-    join_spaced(&shaped, &mut joined, findings);
+    let what = join_spaced(&shaped, &mut joined, findings);
+    if what.signs {
+        // A sign back on its letter may compose with it (`न ़` -> `ऩ`).
+        joined = composed(joined);
+    }
     let mut view = String::with_capacity(joined.len() + joined.len() / 8);
     if seen.may_fold() {
         fold_lower(&joined, &mut view, findings);
     } else {
         push_lower_str(&mut view, &joined);
     }
-    view
+    (view, what.chains)
+}
+
+/// `s` in NFC. One copy of the composing machinery (not inlined at each
+/// use), for the Wasm's size.
+#[inline(never)]
+fn composed(s: String) -> String {
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
+    }
 }
 
 /// Characters that are NFKC and never combine with their neighbours, in the
@@ -495,22 +516,180 @@ struct Run {
     end: usize,
     count: usize,
     key: Option<GapKey>,
+    /// The Brahmic script of every letter of the run, if they share one
+    /// (see [`brahmic`]).
+    brahmic: Option<u8>,
 }
 
-/// A token that is one letter. Marks and conjoining Hangul jamo are not: put
-/// next to each other they compose into other characters.
-fn is_single_letter(token: &str) -> bool {
+/// A one-letter token of a spelled-out run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// A letter, with the nukta or virama written on it (`য়`, `क्`).
+    Letter,
+    /// A dependent sign of a Brahmic script standing alone: a vowel sign,
+    /// virama or nukta that spelling letter by letter split from its
+    /// consonant (`হ া` for `হা`). It continues a run of its own script only:
+    /// joined back, the run reads as the text was written.
+    Sign(u8),
+}
+
+/// Longest one-letter token with its marks, in bytes.
+const MAX_LETTER_BYTES: usize = 16;
+
+/// The Brahmic script of `c` (Devanagari to Sinhala, Thai, Lao, Tibetan,
+/// Myanmar, Khmer: scripts that write vowels as signs on a consonant), as a
+/// small number.
+fn brahmic(c: char) -> Option<u8> {
+    let cp = c as u32;
+    let script = match cp {
+        // One block of 128 code points per script, Devanagari to Sinhala.
+        0x0900..=0x0DFF => (cp - 0x0900) >> 7,
+        0x0E00..=0x0E7F => 10,
+        0x0E80..=0x0EFF => 11,
+        0x0F00..=0x0FFF => 12,
+        0x1000..=0x109F => 13,
+        0x1780..=0x17FF => 14,
+        _ => return None,
+    };
+    u8::try_from(script).ok()
+}
+
+/// What a token is, if it is one letter: an ASCII letter, a letter with the
+/// marks on it, or a Brahmic sign on its own. Other marks and conjoining
+/// Hangul jamo are not: put next to each other they compose into other
+/// characters.
+fn single_token(token: &str) -> Option<Token> {
     match token.as_bytes() {
-        [b] => b.is_ascii_alphabetic(),
-        bytes if bytes.len() <= 4 && !token.is_ascii() => {
+        [b] => b.is_ascii_alphabetic().then_some(Token::Letter),
+        bytes if bytes.len() <= MAX_LETTER_BYTES && !token.is_ascii() => {
             let mut chars = token.chars();
-            matches!((chars.next(), chars.next()), (Some(c), None)
-                if c.is_alphabetic()
-                    && !matches!(c as u32, 0x1100..=0x11FF | 0xA960..=0xA97F | 0xD7B0..=0xD7FF)
-                    && !is_combining_mark(c))
+            let c = chars.next()?;
+            if is_combining_mark(c) {
+                return (chars.all(is_combining_mark) && !is_generic_mark(c))
+                    .then(|| brahmic(c).map(Token::Sign))
+                    .flatten();
+            }
+            // Marks of a non-zero class only (a nukta, a virama: spelling
+            // letter by letter leaves them on their letter). A vowel sign
+            // makes a syllable, and one-syllable words (`है`, `কি`) are
+            // ordinary words, not letters.
+            if !chars.all(|m| is_combining_mark(m) && canonical_combining_class(m) != 0) {
+                return None;
+            }
+            (c.is_alphabetic()
+                && !matches!(c as u32, 0x1100..=0x11FF | 0xA960..=0xA97F | 0xD7B0..=0xD7FF))
+            .then_some(Token::Letter)
         }
-        _ => false,
+        _ => None,
     }
+}
+
+/// The end of the marks that follow `from` (at most [`MAX_LETTER_BYTES`]
+/// after `start`).
+fn marks_end(input: &str, start: usize, from: usize) -> usize {
+    let mut end = from;
+    for m in input.get(from..).unwrap_or("").chars() {
+        if cannot_be_mark(m) || m.is_ascii() || !is_combining_mark(m) {
+            break;
+        }
+        end += m.len_utf8();
+        if end - start > MAX_LETTER_BYTES {
+            break;
+        }
+    }
+    end
+}
+
+/// Letters spelled out inside one token with the digits between them left
+/// as they were: spelled-out base64 (`S.G.V.s.b.G8s.I.H.d`) or a digest
+/// (`9f86d0-e-a-a0c55a-d015`). Such a chain is one token again once its
+/// separators are gone; whether it says anything is for the decoders
+/// (`decode::spelled_blobs`): on its own it is no word slipped past the
+/// rules, so it is joined without a count.
+///
+/// The byte range of the chain in `token` (punctuation around it left out),
+/// when it is four pieces or more of ASCII letters and digits separated by
+/// one separator repeated (one of `. - _ * / | + ~ ,`, or a pictograph, which
+/// the view reads as `.`: the same bytes each time, 8 at most), no two
+/// letters touch (each letter was spelled out; digits were not, so they stay
+/// glued to a neighbour), two pieces at least are one letter, and a digit is
+/// there (without one it is a spelled-out word, which [`join_spaced`] reads).
+#[inline(never)]
+pub(crate) fn spelled_chain(token: &[u8]) -> Option<(usize, usize)> {
+    let mut lead = 0;
+    while matches!(
+        token.get(lead),
+        Some(b'(' | b'[' | b'{' | b'<' | b'"' | b'\'')
+    ) {
+        lead += 1;
+    }
+    let mut end = token.len();
+    while end > lead
+        && matches!(
+            token.get(end - 1),
+            Some(
+                b'.' | b','
+                    | b';'
+                    | b':'
+                    | b'!'
+                    | b'?'
+                    | b')'
+                    | b']'
+                    | b'}'
+                    | b'>'
+                    | b'"'
+                    | b'\''
+                    | b'='
+            )
+        )
+    {
+        end -= 1;
+    }
+    let core = token.get(lead..end)?;
+    let (mut pieces, mut singles, mut digit) = (0usize, 0usize, false);
+    let mut sep: Option<&[u8]> = None;
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut after_letter = false;
+        while let Some(&b) = core.get(i).filter(|b| b.is_ascii_alphanumeric()) {
+            let letter = b.is_ascii_alphabetic();
+            if letter && after_letter {
+                return None;
+            }
+            after_letter = letter;
+            digit |= !letter;
+            i += 1;
+        }
+        match i - start {
+            0 => return None,
+            1 => singles += usize::from(core.get(start).is_some_and(u8::is_ascii_alphabetic)),
+            _ => {}
+        }
+        pieces += 1;
+        if i >= core.len() {
+            break;
+        }
+        let s = i;
+        while core.get(i).is_some_and(|b| !b.is_ascii_alphanumeric()) {
+            i += 1;
+        }
+        let this = core.get(s..i)?;
+        let ok = if this.is_ascii() {
+            this.len() == 1 && this.iter().all(|&b| is_separator(b) && !is_space(b))
+        } else {
+            this.len() <= 8
+                && std::str::from_utf8(this).is_ok_and(|t| {
+                    t.chars()
+                        .all(|c| clean::is_emoji_like(c) || c == '\u{FE0F}')
+                })
+        };
+        if !ok || sep.is_some_and(|p| p != this) {
+            return None;
+        }
+        sep = Some(this);
+    }
+    (pieces >= 4 && singles >= 2 && digit).then_some((lead, end))
 }
 
 /// Whitespace at `k` that collapsing changes: any but a space, or a space
@@ -588,32 +767,114 @@ impl Collapser<'_> {
 /// join them differently, and the view must be a fixed point). Runs of four
 /// letters or more count in `spaced_words`; three-letter ones (`U.S.A.`,
 /// `a b c`) are joined without a count.
-pub(crate) fn join_spaced(input: &str, out: &mut String, findings: &mut Findings) {
-    let bytes = input.as_bytes();
-    let mut w = Collapser {
-        out,
-        pending_space: false,
+pub(crate) fn join_spaced(input: &str, out: &mut String, findings: &mut Findings) -> Joined {
+    let mut j = Joiner {
+        input,
+        w: Collapser {
+            out,
+            pending_space: false,
+        },
+        findings,
+        joined: Joined::default(),
+        cursor: 0,
+        run: None,
+        checked: 0,
     };
-    let mut cursor = 0;
-    let mut run: Option<Run> = None;
-    single_letters(input, |start, end| {
+    single_letters(input, |start, end, token| j.token(start, end, token));
+    if let Some(r) = j.run.take() {
+        emit_run(input, &r, &mut j.cursor, &mut j.w, j.findings);
+    }
+    j.w.push_str(input.get(j.cursor..).unwrap_or(""));
+    j.joined
+}
+
+/// The state of [`join_spaced`] between one-letter tokens.
+struct Joiner<'a, 'o> {
+    input: &'a str,
+    w: Collapser<'o>,
+    findings: &'a mut Findings,
+    joined: Joined,
+    /// `input[..cursor]` is written out.
+    cursor: usize,
+    run: Option<Run>,
+    /// Tokens looked at for a spelled-out chain end before `checked`.
+    checked: usize,
+}
+
+impl Joiner<'_, '_> {
+    /// Takes the next one-letter token. Not inlined: [`single_letters`]
+    /// calls it from three places, and one copy keeps the Wasm small.
+    #[inline(never)]
+    fn token(&mut self, start: usize, end: usize, token: Token) {
+        let input = self.input;
+        let bytes = input.as_bytes();
+        if start < self.cursor {
+            return;
+        }
+        if token == Token::Letter && start >= self.checked && next_to_separator(bytes, start, end) {
+            let (from, to) = token_around(bytes, start, end);
+            self.checked = to;
+            if let Some((a, b)) = bytes.get(from..to).and_then(spelled_chain) {
+                if let Some(r) = self.run.take() {
+                    emit_run(input, &r, &mut self.cursor, &mut self.w, self.findings);
+                }
+                self.w
+                    .push_str(input.get(self.cursor..from + a).unwrap_or(""));
+                self.w.space_if_pending();
+                let chain = input.get(from + a..from + b).unwrap_or("");
+                push_alphanumeric(self.w.out, chain);
+                self.cursor = from + b;
+                self.joined.chains = true;
+                return;
+            }
+        }
         // The gap holds a longer token when it is not all separators.
-        let key = run
+        let key = self
+            .run
             .and_then(|r| bytes.get(r.end..start))
             .and_then(GapKey::of);
+        let script = input
+            .get(start..)
+            .and_then(|s| s.chars().next())
+            .and_then(brahmic);
+        if let Token::Sign(sign) = token {
+            // A sign joins the run of its script's letters, never starts one.
+            self.run = match (self.run, key) {
+                (Some(r), Some(k))
+                    if r.brahmic == Some(sign) && (r.count == 1 || r.key == Some(k)) =>
+                {
+                    self.joined.signs = true;
+                    Some(Run {
+                        last: start,
+                        end,
+                        count: r.count + 1,
+                        key: Some(k),
+                        ..r
+                    })
+                }
+                (Some(r), _) => {
+                    emit_run(input, &r, &mut self.cursor, &mut self.w, self.findings);
+                    None
+                }
+                (None, _) => None,
+            };
+            return;
+        }
         let letter = Run {
             first: start,
             last: start,
             end,
             count: 1,
             key: None,
+            brahmic: script,
         };
-        run = Some(match (run, key) {
+        self.run = Some(match (self.run, key) {
             (Some(r), Some(k)) if r.count == 1 || r.key == Some(k) => Run {
                 last: start,
                 end,
                 count: r.count + 1,
                 key: Some(k),
+                brahmic: r.brahmic.filter(|&b| script == Some(b)),
                 ..r
             },
             (Some(r), Some(k)) if r.count == 2 => {
@@ -624,49 +885,88 @@ pub(crate) fn join_spaced(input: &str, out: &mut String, findings: &mut Findings
                     end,
                     count: 2,
                     key: Some(k),
+                    brahmic: r.brahmic.filter(|&b| script == Some(b)),
                 }
             }
             (Some(r), _) => {
-                emit_run(input, &r, &mut cursor, &mut w, findings);
+                emit_run(input, &r, &mut self.cursor, &mut self.w, self.findings);
                 letter
             }
             (None, _) => letter,
         });
-    });
-    if let Some(r) = run {
-        emit_run(input, &r, &mut cursor, &mut w, findings);
     }
-    w.push_str(input.get(cursor..).unwrap_or(""));
 }
 
-/// Calls `f(start, end)` for each one-letter token of `input`, in order.
+/// What [`join_spaced`] joined besides letters.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Joined {
+    /// A Brahmic sign went back on its letter (the text may need composing).
+    pub(crate) signs: bool,
+    /// A spelled-out chain ([`spelled_chain`]): it may decode.
+    pub(crate) chains: bool,
+}
+
+/// Appends the ASCII letters and digits of `s`: a spelled-out chain
+/// ([`spelled_chain`]) without its separators.
+#[inline(never)]
+pub(crate) fn push_alphanumeric(out: &mut String, s: &str) {
+    for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
+        out.push(char::from(b));
+    }
+}
+
+/// The whitespace-delimited token around `start..end`.
+#[inline(never)]
+fn token_around(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let mut from = start;
+    while from > 0 && bytes.get(from - 1).is_some_and(|&b| b > b' ') {
+        from -= 1;
+    }
+    let mut to = end;
+    while bytes.get(to).is_some_and(|&b| b > b' ') {
+        to += 1;
+    }
+    (from, to)
+}
+
+/// Whether the letter at `start..end` touches a separator other than
+/// whitespace, as a letter of a chain does.
+fn next_to_separator(bytes: &[u8], start: usize, end: usize) -> bool {
+    let sep = |b: Option<&u8>| b.is_some_and(|&b| is_separator(b) && !is_space(b));
+    sep(bytes.get(end)) || (start > 0 && sep(bytes.get(start - 1)))
+}
+
+/// Calls `f(start, end, token)` for each one-letter token of `input`, in order.
 ///
 /// A one-letter token has a separator (or an end) on each side. Eight bytes
 /// at a time, a position is looked at only if the byte before is a separator
 /// or punctuation and the byte after is too, or the byte starts a non-ASCII
 /// character: in prose, that is a few positions a line.
-fn single_letters(input: &str, mut f: impl FnMut(usize, usize)) {
+fn single_letters(input: &str, mut f: impl FnMut(usize, usize, Token)) {
     let bytes = input.as_bytes();
-    let exact = |p: usize| -> Option<(usize, usize)> {
+    let exact = |p: usize| -> Option<(usize, usize, Token)> {
         if p > 0 && !bytes.get(p - 1).is_some_and(|&b| is_separator(b)) {
             return None;
         }
         let c = input.get(p..)?.chars().next()?;
-        let end = p + c.len_utf8();
+        let mut end = p + c.len_utf8();
+        if !c.is_ascii() {
+            end = marks_end(input, p, end);
+        }
         if !bytes.get(end).map_or(true, |&b| is_separator(b)) {
             return None;
         }
-        let letter = if c.is_ascii() {
-            c.is_ascii_alphabetic()
+        let token = if c.is_ascii() {
+            c.is_ascii_alphabetic().then_some(Token::Letter)
         } else {
-            is_single_letter(input.get(p..end)?)
+            single_token(input.get(p..end)?)
         };
-        letter.then_some((p, end))
+        token.map(|t| (p, end, t))
     };
     let separator_like =
         |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::eq(x, b'|') | swar::eq(x, b'~');
-    if let Some((start, end)) = exact(0) {
-        f(start, end);
+    if let Some((start, end, t)) = exact(0) {
+        f(start, end, t);
     }
     let mut i = 1;
     while let (Some(before), Some(x), Some(after)) = (
@@ -676,21 +976,22 @@ fn single_letters(input: &str, mut f: impl FnMut(usize, usize)) {
     ) {
         let mut candidates = separator_like(before) & (separator_like(after) | swar::lead(x));
         while candidates != 0 {
-            if let Some((start, end)) = exact(i + swar::first(candidates)) {
-                f(start, end);
+            if let Some((start, end, t)) = exact(i + swar::first(candidates)) {
+                f(start, end, t);
             }
             candidates &= candidates - 1;
         }
         i += 8;
     }
     for p in i..bytes.len() {
-        if let Some((start, end)) = exact(p) {
-            f(start, end);
+        if let Some((start, end, t)) = exact(p) {
+            f(start, end, t);
         }
     }
 }
 
 /// Writes the text before a run and the run joined, if it has three letters or more.
+#[inline(never)]
 fn emit_run(
     input: &str,
     run: &Run,
@@ -703,7 +1004,10 @@ fn emit_run(
     }
     w.push_str(input.get(*cursor..run.first).unwrap_or(""));
     *cursor = run.end;
-    if run.count >= 4 {
+    // A spelled-out run of a Brahmic script joins back into that script's
+    // ordinary text (letter by letter, spelling splits its vowel signs from
+    // their consonants): no word of the rules' language slipped past them.
+    if run.count >= 4 && run.brahmic.is_none() {
         findings.spaced_words += 1;
     }
     let span = input.get(run.first..run.end).unwrap_or("");
@@ -859,6 +1163,85 @@ mod tests {
             assert_eq!(f.spaced_words, count, "{input:?}");
             assert_eq!(view(&v).0, v, "idempotent on {input:?}");
         }
+    }
+
+    #[test]
+    fn spelled_out_brahmic_text_joins_back_with_its_signs_uncounted() {
+        let bengali = "আজ আবহাওয়া কেমন থাকবে বলে মনে হয়";
+        let cases = [
+            // Vowel signs split from their consonants (`হ া`), the nukta
+            // kept on its letter (`য়` is one token).
+            (
+                "আ জ   আ ব হ া ও য় া   ক ে ম ন   থ া ক ব ে   ব ল ে   ম ন ে   হ য়",
+                bengali,
+            ),
+            (
+                "আ.জ আ.ব.হ.া.ও.য়.া ক.ে.ম.ন থ.া.ক.ব.ে ব.ল.ে ম.ন.ে হ.য়",
+                "আ.জ আবহাওয়া কেমন থাকবে বলে মনে হ.য়",
+            ),
+            ("क ृ प य ा   म ु झ े   ब त ा इ ए", "कृपया मुझे बताइए"),
+        ];
+        for (input, want) in cases {
+            let (v, f) = view(input);
+            assert_eq!(v, want, "{input:?}");
+            assert_eq!(f.spaced_words, 0, "{input:?}");
+            assert_eq!(view(&v).0, v, "idempotent on {input:?}");
+        }
+        // One-syllable words are words, not letters: ordinary text stays.
+        for text in ["है है है है", "উনি কি না বলে", "यह भी है कि वह"]
+        {
+            assert_eq!(view(text), (text.to_string(), Findings::default()));
+        }
+        // A sign never starts a run, nor joins one of another script.
+        assert_eq!(view("া ক খ").0, "া ক খ");
+        assert_eq!(view("a b c া d").0, "abc া d");
+        // Joined back, a nukta composes with its letter: the view stays a
+        // fixed point.
+        let (v, _) = view("न ़ म ़ क");
+        assert_eq!(v, "\u{929}\u{92e}\u{93c}क");
+        assert_eq!(view(&v).0, v);
+        // Spelled-out English still counts.
+        let (v, f) = view("i.g.n.o.r.e p.r.e.v.i.o.u.s");
+        assert_eq!((v.as_str(), f.spaced_words), ("ignore previous", 2));
+    }
+
+    #[test]
+    fn spelled_out_blobs_join_into_one_token_uncounted() {
+        let cases = [
+            ("S.G.V.s.b.G8s.I.H.d.v", "sgvsbg8sihdv", 0),
+            (
+                "checksum 9f86d081884c7d659a2f-e-a-a0c55a-d015.",
+                "checksum 9f86d081884c7d659a2feaa0c55ad015.",
+                0,
+            ),
+            ("(a🔥b🔥c1d🔥e)", "(abc1de)", 0),
+            ("b.a.s.e64 s.t.r.i.n.g", "base64 string", 1),
+            // No digit: a word spelled out, counted.
+            ("i.g.n.o.r.e", "ignore", 1),
+        ];
+        for (input, want, count) in cases {
+            let (v, f) = view(input);
+            assert_eq!(v, want, "{input:?}");
+            assert_eq!(f.spaced_words, count, "{input:?}");
+            assert_eq!(view(&v).0, v, "idempotent on {input:?}");
+        }
+        for token in [
+            "550e8400-e29b-41d4-a716-446655440000",
+            "192.168.1.1",
+            "2024-01-15",
+            "v1.2.3",
+            "x-ray",
+            "e.g.",
+            "a.b-c.1",
+            "a1éb2éc3éd",
+            "e.g.2",
+        ] {
+            assert_eq!(spelled_chain(token.as_bytes()), None, "{token}");
+            if token.is_ascii() {
+                assert_eq!(view(token).0, token.to_lowercase(), "{token}");
+            }
+        }
+        assert_eq!(spelled_chain(b"(S.G.V.s.b.G8s)."), Some((1, 14)));
     }
 
     #[test]
