@@ -149,7 +149,7 @@ run() {
 # and P99 of the last stats interval (the single-connection run just before).
 eval_us() {
   curl -s "127.0.0.1:$ADMIN/stats?filter=inference_firewall_eval_us" |
-    sed -n 's/.*P50(\([0-9.]*\),.*P99(\([0-9.]*\),.*/\1 \2/p' | head -1
+    sed -n 's/.*P50(\([0-9.na]*\),.*P99(\([0-9.na]*\),.*/\1 \2/p' | head -1
 }
 
 # Segments the firewall took from its cache and inspected in full, so far.
@@ -205,7 +205,7 @@ for kib in $SIZES; do
   printf '%-18s segments remembered %s, inspected in full %s\n' "$label" \
     "$(( ${cached1:-0} - ${cached0:-0} ))" "$(( ${inspected1:-0} - ${inspected0:-0} ))"
   awk -v x="${q50[10000]}" -v y="${q50[10001]}" -v r="${q50[10003]}" -v k="$label" -v e50="${e50:-?}" -v e99="${e99:-?}" \
-    'BEGIN { printf "%-18s one connection: p50 plain %.3f ms, reference %.3f ms, firewall %.3f ms, added %+.3f ms (reference %+.3f ms); engine in V8 p50 %.0f us, p99 %.0f us\n\n", k, y, r, x, x - y, r - y, e50, e99 }'
+    'BEGIN { printf "%-18s one connection: p50 plain %.3f ms, reference %.3f ms, firewall %.3f ms, added %+.3f ms (reference %+.3f ms); engine in V8 p50 %s us, p99 %s us\n\n", k, y, r, x, x - y, r - y, (e50 ~ /^[0-9.]+$/ ? sprintf("%.0f", e50) : "n/a"), (e99 ~ /^[0-9.]+$/ ? sprintf("%.0f", e99) : "n/a") }'
   unset rps p50 p99 q50
   done
 done
