@@ -48,6 +48,7 @@ fn main() {
         return model_loop(case, n);
     }
     if std::env::var("INFW_CACHE").is_ok_and(|v| v == "1") {
+        // (INFW_EVICT applies here too.)
         return conversation_loop(case, &engine, &body, n);
     }
     if let Some(bytes) = std::env::var("INFW_EVICT")
@@ -105,8 +106,17 @@ fn conversation_loop(case: &str, engine: &Engine, body: &[u8], n: usize) {
     let scope = cache.scope(b"Bearer sk-bench");
     // The body ends with the last string's closing quote and `}]}`.
     let cut = body.len().saturating_sub(4);
+    let evict: usize = std::env::var("INFW_EVICT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut other = vec![0u8; evict];
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
+        for b in other.iter_mut().step_by(64) {
+            *b = b.wrapping_add(i as u8 | 1);
+        }
+        black_box(&other);
         let mut b = body[..cut].to_vec();
         b.extend_from_slice(format!(" (request {i})").as_bytes());
         b.extend_from_slice(&body[cut..]);
