@@ -161,14 +161,13 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
 #[inline(always)]
 fn scan_with(view: &str, mut emit: impl FnMut(usize), cache: &mut ClassCache) -> Scan {
     const M3: u64 = 0xff_ffff;
-    const M4: u64 = 0xffff_ffff;
     const LATIN: u8 = super::Script::Latin.code();
     let bytes = view.as_bytes();
     let ascii = view.is_ascii();
     // Counters in locals, not in the returned struct: its histogram would
     // keep them in memory, one store-to-load chain per byte each.
     let mut counts = [0u32; 256];
-    let (mut n, mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0, 0);
+    let (mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0);
     let (mut vwords, mut repeats, mut longest, mut run) = (0, 0, 0usize, 0usize);
     // The last three symbols of the view and the last four letters, the
     // newest in the low byte, with how many were seen.
@@ -222,40 +221,42 @@ fn scan_with(view: &str, mut emit: impl FnMut(usize), cache: &mut ClassCache) ->
         seen += 1;
         if seen >= 3 {
             emit(finish(win ^ 3 << 56));
-            n += 1;
         }
         // The letter stream reads leetspeak as the letters it stands for:
         // digits always, symbols next to a letter or digit (`$3nd`, `+h3`).
         let leet = LEET[usize::from(sym)];
-        let near = || in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
-        if f & ALNUM != 0 || (leet != 0 && near()) {
-            let l = if leet != 0 { leet } else { sym };
-            letters = (letters << 8 | u64::from(l)) & M4;
-            lseen += 1;
-            if lseen >= 4 {
-                emit(finish(letters ^ 0x14 << 56));
-                n += 1;
-            }
-        }
+        // One branch on the class for both streams: the second one, on the
+        // same condition, cost as much again at word edges.
         if f & ALNUM != 0 {
+            push_letter(
+                if leet != 0 { leet } else { sym },
+                &mut letters,
+                &mut lseen,
+                &mut emit,
+            );
             in_word = true;
             h = (h ^ u64::from(c)).wrapping_mul(FNV);
-        } else if in_word {
-            in_word = false;
-            word_grams(h, &mut prev, &mut emit);
-            n += 2;
-            vwords += 1;
-            repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
-            h = WORD_BASIS;
+        } else {
+            if leet != 0 && (in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric)) {
+                push_letter(leet, &mut letters, &mut lseen, &mut emit);
+            }
+            if in_word {
+                in_word = false;
+                word_grams(h, &mut prev, &mut emit);
+                vwords += 1;
+                repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
+                h = WORD_BASIS;
+            }
         }
     }
     if in_word {
         word_grams(h, &mut prev, &mut emit);
-        n += 2;
         vwords += 1;
         repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
     }
     script_word.end();
+    // Counted here rather than per n-gram: fewer live counters in the loop.
+    let n = seen.saturating_sub(2) + lseen.saturating_sub(3) + 2 * vwords;
     for (&k, &f) in counts.iter().zip(&ASCII_CLASS) {
         let k = k as usize;
         let other = usize::from(f & (ALPHA | SPACE) == 0);
@@ -276,6 +277,17 @@ fn scan_with(view: &str, mut emit: impl FnMut(usize), cache: &mut ClassCache) ->
         repeats,
         longest,
         counts,
+    }
+}
+
+/// Appends a letter to the letter stream (the last four, the newest in the
+/// low byte) and emits the 4-gram it ends.
+#[inline(always)]
+fn push_letter(l: u8, letters: &mut u64, seen: &mut usize, emit: &mut impl FnMut(usize)) {
+    *letters = (*letters << 8 | u64::from(l)) & 0xffff_ffff;
+    *seen += 1;
+    if *seen >= 4 {
+        emit(finish(*letters ^ 0x14 << 56));
     }
 }
 
