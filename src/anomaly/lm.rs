@@ -243,9 +243,8 @@ impl CharLm {
         }
     }
 
-    /// Cost of `c` after `a b`, in 1/`COST_UNIT` bit: the plain form of
-    /// [`CharLm::cost_of`], kept for the reference the tests compare with.
-    #[cfg(test)]
+    /// Cost of `c` after `a b`, in 1/`COST_UNIT` bit.
+    #[inline]
     fn cost(&self, a: u8, b: u8, c: u8) -> u32 {
         let t = self.tri[tri_index(a, b, c) & TRI_MASK];
         if t != 0 {
@@ -257,22 +256,16 @@ impl CharLm {
         }
     }
 
-    /// Mean and worst-window cost of `text` (a normalized view). Linear, no
-    /// allocation. The trigram's key is carried from byte to byte (one shift)
-    /// and how many modelled bytes precede this one in a row stands for the
-    /// three checks of its context.
+    /// Mean and worst-window cost of `text` (a normalized view). Linear, no allocation.
     pub fn perplexity(&self, text: &str) -> Perplexity {
         let mut ring = [0u32; WINDOW];
         let (mut n, mut sum, mut win, mut worst) = (0usize, 0u64, 0u32, 0u32);
-        // The last three symbols, the newest in the low byte, and how many
-        // of them in a row are modelled (no symbol is 0).
-        let (mut key, mut run) = (0u32, 0u32);
+        // The last two symbols, 0 when absent (no symbol is 0).
+        let (mut a, mut b) = (0u8, 0u8);
         for &raw in text.as_bytes() {
             let c = SYMBOL[usize::from(raw)];
-            key = key << 8 | u32::from(c);
-            run = if c == 0 { 0 } else { run + 1 };
-            if run >= 3 {
-                let x = self.cost_of(key & 0xff_ffff);
+            if a != 0 && b != 0 && c != 0 {
+                let x = self.cost(a, b, c);
                 let slot = n & (WINDOW - 1);
                 win = win + x - ring[slot];
                 ring[slot] = x;
@@ -282,6 +275,8 @@ impl CharLm {
                     worst = worst.max(win);
                 }
             }
+            a = b;
+            b = c;
         }
         if n == 0 {
             return Perplexity::default();
@@ -293,20 +288,6 @@ impl CharLm {
             worst as f32 / WINDOW as f32 / COST_UNIT
         };
         Perplexity { mean, window_max }
-    }
-
-    /// [`CharLm::cost`] of the trigram `a b c` packed as `a << 16 | b << 8 | c`.
-    #[inline]
-    fn cost_of(&self, abc: u32) -> u32 {
-        let t = self.tri[(abc.wrapping_mul(0x9E37_79B1) >> (32 - TRI_BITS)) as usize & TRI_MASK];
-        if t != 0 {
-            return u32::from(t);
-        }
-        let bc = abc & 0xffff;
-        match self.bi[(bc.wrapping_mul(0x85EB_CA6B) >> (32 - BI_BITS)) as usize & BI_MASK] {
-            0 => (UNSEEN_BITS * COST_UNIT) as u32,
-            q => u32::from(q) + (BACKOFF_BITS * COST_UNIT) as u32,
-        }
     }
 
     /// The first, `Option`-based form of [`CharLm::perplexity`], kept to test it against.

@@ -154,6 +154,11 @@ pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
 /// the hashing compiles away.
 #[inline]
 pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
+    if view.is_ascii() {
+        // No character to classify: the thread's cache is not looked up
+        // (under V8 its access cost more than an empty cache on the stack).
+        return scan_with(view, emit, &mut ClassCache::new());
+    }
     super::with_class_cache(|cache| scan_with(view, &mut emit, cache))
 }
 
