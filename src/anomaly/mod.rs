@@ -214,21 +214,28 @@ impl ClassCache {
     }
 }
 
-/// Runs `f` with this thread's [`ClassCache`], which outlives the call: a
-/// fresh cache per segment refilled itself on every request, 12% of scoring
-/// a text in Cyrillic and Chinese. Falls back to a fresh cache when the
-/// thread's is unavailable (being torn down, or borrowed by a caller up the
-/// stack), so it never panics.
-pub(crate) fn with_class_cache<R>(mut f: impl FnMut(&mut ClassCache) -> R) -> R {
-    thread_local! {
-        static CACHE: std::cell::RefCell<ClassCache> =
-            const { std::cell::RefCell::new(ClassCache::new()) };
-    }
-    CACHE
-        .try_with(|c| c.try_borrow_mut().ok().map(|mut cache| f(&mut cache)))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| f(&mut ClassCache::new()))
+thread_local! {
+    /// This thread's [`ClassCache`]: it outlives a request, since a fresh
+    /// cache per segment refilled itself through the Unicode tables on every
+    /// call (12% of scoring a text in Cyrillic and Chinese).
+    static CLASS_CACHE: std::cell::Cell<ClassCache> = const { std::cell::Cell::new(ClassCache::new()) };
+}
+
+/// Takes this thread's [`ClassCache`] (an empty one in its place), to be
+/// given back with [`keep_class_cache`]. Moved out and back rather than
+/// borrowed in a closure: the scan that uses it is then compiled once (a
+/// second copy for the borrow's fallback cost 4 KB of a Wasm module at its
+/// budget), and nothing can panic, even when the thread is being torn down.
+pub(crate) fn take_class_cache() -> ClassCache {
+    CLASS_CACHE
+        .try_with(|c| c.replace(ClassCache::new()))
+        .unwrap_or_else(|_| ClassCache::new())
+}
+
+/// Gives back the cache [`take_class_cache`] took.
+pub(crate) fn keep_class_cache(cache: ClassCache) {
+    // Only fails while the thread is torn down: the cache is dropped then.
+    let _ = CLASS_CACHE.try_with(|c| c.set(cache));
 }
 
 /// The flags of any character, from the standard library's predicates.
@@ -504,17 +511,21 @@ mod tests {
             'é', 'Д', 'д', '中', 'Ⅻ', '٣', '\u{200b}', '\u{3000}', '😀', 'Ω', 'א',
         ];
         for round in 0..2 {
-            with_class_cache(|cache| {
-                for c in chars {
-                    let want = (unicode_class(c), script_of(c).code());
-                    assert_eq!(cache.class(c as u32), want, "{c:?} round {round}");
-                }
-                // Not a scalar value (a surrogate): no flags, no panic.
-                assert_eq!(cache.class(0xD800), (0, Script::Other.code()));
-                // Borrowed up the stack: a fresh cache, same answers.
-                let inner = with_class_cache(|inner| inner.class('д' as u32));
-                assert_eq!(inner, (unicode_class('д'), Script::Cyrillic.code()));
-            });
+            let mut cache = take_class_cache();
+            for c in chars {
+                let want = (unicode_class(c), script_of(c).code());
+                assert_eq!(cache.class(c as u32), want, "{c:?} round {round}");
+            }
+            // Not a scalar value (a surrogate): no flags, no panic.
+            assert_eq!(cache.class(0xD800), (0, Script::Other.code()));
+            // Taken twice: the second is empty, and answers alike.
+            let mut inner = take_class_cache();
+            assert_eq!(
+                inner.class('д' as u32),
+                (unicode_class('д'), Script::Cyrillic.code())
+            );
+            keep_class_cache(inner);
+            keep_class_cache(cache);
         }
     }
 

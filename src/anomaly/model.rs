@@ -153,13 +153,11 @@ pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
 /// keeps what earlier requests looked up. With an `emit` that does nothing,
 /// the hashing compiles away.
 #[inline]
-pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
-    if view.is_ascii() {
-        // No character to classify: the thread's cache is not looked up
-        // (under V8 its access cost more than an empty cache on the stack).
-        return scan_with(view, emit, &mut ClassCache::new());
-    }
-    super::with_class_cache(|cache| scan_with(view, &mut emit, cache))
+pub(crate) fn scan(view: &str, emit: impl FnMut(usize)) -> Scan {
+    let mut cache = super::take_class_cache();
+    let s = scan_with(view, emit, &mut cache);
+    super::keep_class_cache(cache);
+    s
 }
 
 /// [`scan`] with a given cache.
