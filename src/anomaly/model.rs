@@ -148,18 +148,29 @@ pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
 /// The one pass behind [`hashed`] and [`Features::compute`]: the n-grams
 /// and the counts together, so that scoring a view reads it once. ASCII
 /// bytes take a table lookup and no branch on their class (whitespace runs,
-/// counts); other characters are decoded and classified through a small
-/// cache. With an `emit` that does nothing, the hashing compiles away.
+/// counts); other characters are decoded by hand (their lead byte gives
+/// the width) and classified through the thread's [`ClassCache`], which
+/// keeps what earlier requests looked up. With an `emit` that does nothing,
+/// the hashing compiles away.
 #[inline]
-pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
+pub(crate) fn scan(view: &str, emit: impl FnMut(usize)) -> Scan {
+    let mut cache = super::take_class_cache();
+    let s = scan_with(view, emit, &mut cache);
+    super::keep_class_cache(cache);
+    s
+}
+
+/// [`scan`] with a given cache.
+#[inline(always)]
+fn scan_with(view: &str, mut emit: impl FnMut(usize), cache: &mut ClassCache) -> Scan {
     const M3: u64 = 0xff_ffff;
-    const M4: u64 = 0xffff_ffff;
+    const LATIN: u8 = super::Script::Latin.code();
     let bytes = view.as_bytes();
     let ascii = view.is_ascii();
     // Counters in locals, not in the returned struct: its histogram would
     // keep them in memory, one store-to-load chain per byte each.
     let mut counts = [0u32; 256];
-    let (mut n, mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0, 0);
+    let (mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0);
     let (mut vwords, mut repeats, mut longest, mut run) = (0, 0, 0usize, 0usize);
     // The last three symbols of the view and the last four letters, the
     // newest in the low byte, with how many were seen.
@@ -171,18 +182,28 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
     let mut words_seen = [0u64; 64];
     // Script mixing inside words of letters (views with non-ASCII only).
     let mut script_word = ScriptWord::default();
-    let mut cache = ClassCache::new();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         // ASCII: only the histogram here, its classes are summed at the end.
-        let (c, sym, f, width) = if b < 0x80 {
+        let (c, sym, f, script, width) = if b < 0x80 {
             counts[usize::from(b)] += 1;
-            (u32::from(b), b, ASCII_CLASS[usize::from(b)], 1)
+            (u32::from(b), b, ASCII_CLASS[usize::from(b)], LATIN, 1)
         } else {
-            let (c, f, width) = match view.get(i..).and_then(|s| s.chars().next()) {
-                Some(c) => (u32::from(c), cache.class(c), c.len_utf8()),
-                None => (u32::from(b), 0, 1),
+            // A lead byte: `view` is UTF-8 and `i` a character boundary.
+            let width = if b < 0xE0 {
+                2
+            } else if b < 0xF0 {
+                3
+            } else {
+                4
             };
+            let cont = |k: usize| bytes.get(i + k).map_or(0, |x| u32::from(x & 0x3f));
+            let c = match width {
+                2 => (u32::from(b) & 0x1f) << 6 | cont(1),
+                3 => (u32::from(b) & 0x0f) << 12 | cont(1) << 6 | cont(2),
+                _ => (u32::from(b) & 0x07) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3),
+            };
+            let (f, script) = cache.class(c);
             // Slots 128..256, by a hash of the character.
             let slot = 0x80 | (c.wrapping_mul(0x9E37_79B1) >> 25) as usize;
             counts[slot & 0xff] += 1;
@@ -191,52 +212,54 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
             digits += usize::from(f & DIGIT != 0);
             non_letters += other;
             symbols += other & usize::from(f & PUNCT != 0);
-            (c, OTHER, f, width)
+            (c, OTHER, f, script, width)
         };
         i += width;
         run = if f & SPACE != 0 { 0 } else { run + 1 };
         longest = longest.max(run);
         if !ascii {
-            script_word.step(c, f);
+            script_word.step(script, f);
         }
         win = (win << 8 | u64::from(sym)) & M3;
         seen += 1;
         if seen >= 3 {
             emit(finish(win ^ 3 << 56));
-            n += 1;
         }
         // The letter stream reads leetspeak as the letters it stands for:
         // digits always, symbols next to a letter or digit (`$3nd`, `+h3`).
         let leet = LEET[usize::from(sym)];
-        let near = || in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
-        if f & ALNUM != 0 || (leet != 0 && near()) {
-            let l = if leet != 0 { leet } else { sym };
-            letters = (letters << 8 | u64::from(l)) & M4;
-            lseen += 1;
-            if lseen >= 4 {
-                emit(finish(letters ^ 0x14 << 56));
-                n += 1;
-            }
-        }
+        // One branch on the class for both streams: the second one, on the
+        // same condition, cost as much again at word edges.
         if f & ALNUM != 0 {
+            push_letter(
+                if leet != 0 { leet } else { sym },
+                &mut letters,
+                &mut lseen,
+                &mut emit,
+            );
             in_word = true;
             h = (h ^ u64::from(c)).wrapping_mul(FNV);
-        } else if in_word {
-            in_word = false;
-            word_grams(h, &mut prev, &mut emit);
-            n += 2;
-            vwords += 1;
-            repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
-            h = WORD_BASIS;
+        } else {
+            if leet != 0 && (in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric)) {
+                push_letter(leet, &mut letters, &mut lseen, &mut emit);
+            }
+            if in_word {
+                in_word = false;
+                word_grams(h, &mut prev, &mut emit);
+                vwords += 1;
+                repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
+                h = WORD_BASIS;
+            }
         }
     }
     if in_word {
         word_grams(h, &mut prev, &mut emit);
-        n += 2;
         vwords += 1;
         repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
     }
     script_word.end();
+    // Counted here rather than per n-gram: fewer live counters in the loop.
+    let n = seen.saturating_sub(2) + lseen.saturating_sub(3) + 2 * vwords;
     for (&k, &f) in counts.iter().zip(&ASCII_CLASS) {
         let k = k as usize;
         let other = usize::from(f & (ALPHA | SPACE) == 0);
@@ -257,6 +280,17 @@ pub(crate) fn scan(view: &str, mut emit: impl FnMut(usize)) -> Scan {
         repeats,
         longest,
         counts,
+    }
+}
+
+/// Appends a letter to the letter stream (the last four, the newest in the
+/// low byte) and emits the 4-gram it ends.
+#[inline(always)]
+fn push_letter(l: u8, letters: &mut u64, seen: &mut usize, emit: &mut impl FnMut(usize)) {
+    *letters = (*letters << 8 | u64::from(l)) & 0xffff_ffff;
+    *seen += 1;
+    if *seen >= 4 {
+        emit(finish(*letters ^ 0x14 << 56));
     }
 }
 
@@ -299,33 +333,27 @@ const WORD_BASIS: u64 = 0x1234_5678_9abc_def1;
 /// counts the words and those that mix scripts.
 #[derive(Default)]
 struct ScriptWord {
-    script: Option<super::Script>,
+    /// The [`super::Script::code`] of the current word's first letter, 0
+    /// outside a word.
+    script: u8,
     mixed: bool,
-    in_word: bool,
     words: usize,
     mixed_words: usize,
 }
 
 impl ScriptWord {
+    /// One character of flags `f`, of script `script` when a letter.
     #[inline]
-    fn step(&mut self, c: u32, f: u8) {
+    fn step(&mut self, script: u8, f: u8) {
+        const OTHER: u8 = super::Script::Other.code();
         if f & ALPHA != 0 {
-            let s = if c < 0x80 {
-                super::Script::Latin
-            } else {
-                char::from_u32(c).map_or(super::Script::Other, super::script_of)
-            };
-            if !self.in_word {
-                self.in_word = true;
-                self.script = None;
-                self.mixed = false;
-            }
             match self.script {
-                None => self.script = Some(s),
-                Some(w) if w != s && s != super::Script::Other && w != super::Script::Other => {
-                    self.mixed = true
+                0 => {
+                    self.script = script;
+                    self.mixed = false;
                 }
-                Some(_) => {}
+                w if w != script && script != OTHER && w != OTHER => self.mixed = true,
+                _ => {}
             }
         } else {
             self.end();
@@ -334,10 +362,10 @@ impl ScriptWord {
 
     #[inline]
     fn end(&mut self) {
-        if self.in_word {
+        if self.script != 0 {
             self.words += 1;
             self.mixed_words += usize::from(self.mixed);
-            self.in_word = false;
+            self.script = 0;
         }
     }
 }
