@@ -474,11 +474,12 @@ impl Stream {
                 let before = cache.stats();
                 let v = shared.engine.evaluate_cached(&req, &mut cache, self.scope);
                 let after = cache.stats();
-                Metrics::add(shared.metrics.segments_cached, after.hits - before.hits);
-                Metrics::add(
-                    shared.metrics.segments_inspected,
-                    after.misses - before.misses,
+                let (hits, misses) = (
+                    after.hits.saturating_sub(before.hits),
+                    after.misses.saturating_sub(before.misses),
                 );
+                Metrics::add(shared.metrics.segments_cached, hits);
+                Metrics::add(shared.metrics.segments_inspected, misses);
                 v
             }
             _ => {
