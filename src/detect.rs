@@ -173,10 +173,8 @@ enum Starts {
         /// (a literal of one byte sets every pair it begins). Most words are
         /// ruled out here, before any literal is compared.
         pairs: [u64; 16],
-        /// Grouped by first byte, groups in byte order.
-        literals: Vec<Vec<u8>>,
-        /// The literals' distinct first bytes.
-        firsts: Vec<u8>,
+        /// The literals grouped by their first byte.
+        groups: Vec<(u8, Vec<Vec<u8>>)>,
     },
     /// At the occurrences of its start literals, found by their automaton.
     Literals(AhoCorasick),
@@ -189,15 +187,16 @@ impl Starts {
         };
         let word_byte = |l: &Vec<u8>| l.first().is_some_and(|&b| is_word_byte(b));
         if word_start && lits.iter().all(word_byte) {
-            // Grouped by first byte, in byte order (a pass per byte: no sort
-            // code in the Wasm for this alone).
-            let mut firsts: Vec<u8> = (0..=255u8)
-                .filter(|&b| lits.iter().any(|l| l.first() == Some(&b)))
-                .collect();
-            firsts.dedup();
-            let lits: Vec<Vec<u8>> = firsts
-                .iter()
-                .flat_map(|&b| lits.iter().filter(move |l| l.first() == Some(&b)).cloned())
+            // A pass per byte value: no sort code in the Wasm for this alone.
+            let groups: Vec<(u8, Vec<Vec<u8>>)> = (0..=255u8)
+                .filter_map(|b| {
+                    let group: Vec<Vec<u8>> = lits
+                        .iter()
+                        .filter(|l| l.first() == Some(&b))
+                        .cloned()
+                        .collect();
+                    (!group.is_empty()).then_some((b, group))
+                })
                 .collect();
             let mut pairs = [0u64; 16];
             for l in &lits {
@@ -207,11 +206,7 @@ impl Starts {
                     [a, b, ..] => set(&mut pairs, pair_bit(*a, *b)),
                 }
             }
-            return Starts::WordStart {
-                pairs,
-                literals: lits,
-                firsts,
-            };
+            return Starts::WordStart { pairs, groups };
         }
         AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
@@ -1010,48 +1005,37 @@ impl RegexRule {
     ) -> Option<RawHit> {
         match &self.starts {
             Starts::Anywhere => self.unanchored(hay, 0, hit_at),
-            Starts::WordStart {
-                pairs,
-                literals,
-                firsts,
-            } => {
+            Starts::WordStart { pairs, groups } => {
                 let Some(words) = words else {
                     return self.unanchored(hay, 0, hit_at);
                 };
                 let bytes = hay.as_bytes();
-                let begins = |w: usize| {
-                    let Some(rest) = bytes.get(w..) else {
-                        return false;
-                    };
+                // Whether one of `group` begins `rest`: the pair filter first,
+                // then a byte loop (these are a few bytes long; memcmp calls
+                // cost more).
+                let begins = |group: &[Vec<u8>], rest: &[u8]| {
                     let (b, next) = match rest {
                         [b, next, ..] => (*b, *next),
                         [b] => (*b, 0),
                         [] => return false,
                     };
-                    if !is_set(pairs, pair_bit(b, next)) {
-                        return false;
-                    }
-                    // The run of literals that begin with `b`; a byte loop,
-                    // as these are a few bytes long (memcmp calls cost more).
-                    let from = literals.partition_point(|l| l.first() < Some(&b));
-                    literals
-                        .get(from..)
-                        .unwrap_or(&[])
-                        .iter()
-                        .take_while(|l| l.first() == Some(&b))
-                        .any(|l| l.len() <= rest.len() && l.iter().zip(rest).all(|(x, y)| x == y))
+                    is_set(pairs, pair_bit(b, next))
+                        && group.iter().any(|l| {
+                            l.len() <= rest.len() && l.iter().zip(rest).all(|(x, y)| x == y)
+                        })
                 };
                 // Candidates marked by their index among the word starts, then
                 // read in order (no sort).
                 scratch.clear();
                 scratch.resize(words.starts.len().div_ceil(64), 0);
-                for &f in firsts {
-                    for &k in words.starting_with(f) {
-                        let w = words
+                for (first, group) in groups {
+                    for &k in words.starting_with(*first) {
+                        let rest = words
                             .starts
                             .get(k as usize)
-                            .map_or(usize::MAX, |&w| w as usize);
-                        if begins(w) {
+                            .and_then(|&w| bytes.get(w as usize..))
+                            .unwrap_or(&[]);
+                        if begins(group, rest) {
                             set(scratch, k as usize);
                         }
                     }
