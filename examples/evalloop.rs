@@ -75,25 +75,15 @@ fn main() {
 /// Evaluates `n` times with `evict` bytes written between evaluations;
 /// prints the median and the mean of the evaluations alone.
 fn cold_loop(case: &str, engine: &Engine, req: &Request<'_>, n: usize, evict: usize) {
-    let mut other = vec![0u8; evict.max(1)];
-    let mut times = Vec::with_capacity(n);
-    for i in 0..n {
-        // One write per cache line, a different value each round.
-        for b in other.iter_mut().step_by(64) {
-            *b = b.wrapping_add(i as u8 | 1);
-        }
-        black_box(&other);
+    let t = timed(n, evict, |_| {
         let t = std::time::Instant::now();
         black_box(engine.evaluate(black_box(req)));
-        times.push(t.elapsed().as_secs_f64());
-    }
-    let mean = times.iter().sum::<f64>() / n.max(1) as f64;
-    times.sort_by(f64::total_cmp);
-    let median = times.get(n / 2).copied().unwrap_or(0.0);
+        t.elapsed().as_secs_f64()
+    });
     eprintln!(
         "{case}: cold ({evict} bytes written between requests): {:.1} us median, {:.1} us mean per request",
-        median * 1e6,
-        mean * 1e6
+        t.quantile(0.5),
+        t.mean
     );
 }
 
@@ -110,41 +100,56 @@ fn conversation_loop(case: &str, engine: &Engine, body: &[u8], n: usize) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut other = vec![0u8; evict];
-    let mut times = Vec::with_capacity(n);
-    for i in 0..n {
-        for b in other.iter_mut().step_by(64) {
-            *b = b.wrapping_add(i as u8 | 1);
-        }
-        black_box(&other);
+    let t = timed(n, evict, |i| {
         let mut b = body[..cut].to_vec();
         b.extend_from_slice(format!(" (request {i})").as_bytes());
         b.extend_from_slice(&body[cut..]);
         let req = Request::post("/v1/chat/completions", "application/json", &b);
         let t = std::time::Instant::now();
         black_box(engine.evaluate_cached(black_box(&req), &mut cache, Some(scope)));
-        times.push(t.elapsed().as_secs_f64());
-    }
-    let mean = times.iter().sum::<f64>() / n.max(1) as f64;
-    times.sort_by(f64::total_cmp);
-    let median = times.get(n / 2).copied().unwrap_or(0.0);
+        t.elapsed().as_secs_f64()
+    });
     let s = cache.stats();
-    let q = |f: f64| {
-        times
-            .get(((n as f64 * f) as usize).min(n.saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
-            * 1e6
-    };
     eprintln!(
         "{case}: conversation (last turn new, history cached): {:.1} us median, {:.1} us mean per request (p90 {:.1}, p99 {:.1}); {} segment hits, {} misses",
-        median * 1e6,
-        mean * 1e6,
-        q(0.9),
-        q(0.99),
+        t.quantile(0.5),
+        t.mean,
+        t.quantile(0.9),
+        t.quantile(0.99),
         s.hits,
         s.misses
     );
+}
+
+/// Times of `n` runs, in microseconds.
+struct Timings {
+    sorted: Vec<f64>,
+    mean: f64,
+}
+
+impl Timings {
+    fn quantile(&self, q: f64) -> f64 {
+        let i = ((self.sorted.len() as f64 * q) as usize).min(self.sorted.len().saturating_sub(1));
+        self.sorted.get(i).copied().unwrap_or(0.0)
+    }
+}
+
+/// Runs `run(i)` `n` times, writing `evict` bytes of another buffer (one
+/// byte per cache line, a different value each round) before each; `run`
+/// returns the seconds it timed itself.
+fn timed(n: usize, evict: usize, mut run: impl FnMut(usize) -> f64) -> Timings {
+    let mut other = vec![0u8; evict];
+    let mut sorted = Vec::with_capacity(n);
+    for i in 0..n {
+        for b in other.iter_mut().step_by(64) {
+            *b = b.wrapping_add(i as u8 | 1);
+        }
+        black_box(&other);
+        sorted.push(run(i) * 1e6);
+    }
+    let mean = sorted.iter().sum::<f64>() / n.max(1) as f64;
+    sorted.sort_by(f64::total_cmp);
+    Timings { sorted, mean }
 }
 
 /// Compiles the default pack `n` times.
