@@ -94,8 +94,11 @@ fn conversation_loop(case: &str, engine: &Engine, body: &[u8], n: usize) {
     use inference_firewall::cache::SegmentCache;
     let mut cache = SegmentCache::new(4 << 20);
     let scope = cache.scope(b"Bearer sk-bench");
-    // The body ends with the last string's closing quote and `}]}`.
-    let cut = body.len().saturating_sub(4);
+    // The last message's text ends where the body's last `"}` begins.
+    let cut = body
+        .windows(2)
+        .rposition(|w| w == b"\"}")
+        .expect("a body whose last message is a JSON object ending in a string");
     let evict: usize = std::env::var("INFW_EVICT")
         .ok()
         .and_then(|v| v.parse().ok())
