@@ -31,9 +31,10 @@ mod literals;
 use crate::normalize::DecodeKind;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use literals::{Literals, Occurrence};
-use regex_automata::{meta, Anchored, Input};
+use regex_automata::{hybrid, meta, nfa::thompson, Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shortest literal of letters or digits worth a prefilter clause: shorter
 /// ones occur everywhere. (Punctuation of any length is kept: `:` or `<|` is
@@ -130,6 +131,10 @@ struct Automaton {
 struct RegexRule {
     rule: usize,
     regex: meta::Regex,
+    /// The same arm as a lazy DFA walked by hand from each start candidate:
+    /// unlike a search, a walk says where the text stopped matching, so the
+    /// bytes read can be budgeted (see [`walk_budget`]).
+    walker: hybrid::dfa::DFA,
     /// Where its matches may start.
     starts: Starts,
     /// Whether every match begins at an ASCII word boundary (`\b` first).
@@ -141,6 +146,9 @@ struct RegexRule {
 /// All patterns of a policy, compiled once.
 #[derive(Debug, Clone)]
 pub struct Matcher {
+    /// Tells this matcher's walk caches apart from another's (a clone shares
+    /// its DFAs, so it may share the caches too).
+    id: u64,
     regexes: Vec<RegexRule>,
     /// Rule index -> its arms in `regexes` (`[first, end)`), if it is a regex rule.
     rule_regex: Vec<Option<(usize, usize)>>,
@@ -650,7 +658,11 @@ impl Matcher {
                                 rule,
                                 message: build_message(&e, max_regex_bytes),
                             })?;
-                        size = size.saturating_add(regex.memory_usage());
+                        let walker = build_walker(&arm, max_regex_bytes)
+                            .map_err(|message| PatternError { rule, message })?;
+                        size = size
+                            .saturating_add(regex.memory_usage())
+                            .saturating_add(walker.memory_usage());
                         if size > max_regex_bytes {
                             return Err(PatternError {
                                 rule,
@@ -671,6 +683,7 @@ impl Matcher {
                         regexes.push(RegexRule {
                             rule,
                             regex,
+                            walker,
                             starts: Starts::new(start_literals(&arm, word_start), word_start),
                             word_start,
                             need,
@@ -742,7 +755,9 @@ impl Matcher {
                     .is_some_and(|r: &RegexRule| r.need == Need::Always)
             })
             .collect();
+        static MATCHER_IDS: AtomicU64 = AtomicU64::new(1);
         Ok(Matcher {
+            id: MATCHER_IDS.fetch_add(1, Ordering::Relaxed),
             sets,
             always,
             regexes,
@@ -916,8 +931,9 @@ impl Matcher {
         let mut matched = usize::MAX;
         let mut words: Option<WordIndex> = None;
         let mut scratch: Vec<u64> = Vec::new();
+        let mut walks = WalkCaches::take(self);
         for i in ready {
-            let Some(r) = self.regexes.get(i) else {
+            let (Some(r), Some(cache)) = (self.regexes.get(i), walks.caches.get_mut(i)) else {
                 continue;
             };
             if r.rule == matched || matching.as_ref().is_some_and(|m| !is_set(m, i)) {
@@ -929,11 +945,12 @@ impl Matcher {
                 }
                 _ => None,
             };
-            if let Some(hit) = r.first_hit(joined, words, &mut scratch, &hit_at) {
+            if let Some(hit) = r.first_hit(joined, words, &mut scratch, cache, &hit_at) {
                 found.push(hit);
                 matched = r.rule;
             }
         }
+        walks.keep();
         found.sort_by_key(|h| h.rule);
         found.dedup_by_key(|h| h.rule);
         hits.extend(found);
@@ -982,11 +999,59 @@ impl Matcher {
     }
 }
 
-/// Candidates tried anchored before a regex falls back to one unanchored
-/// search over the rest of the haystack (which bounds the work on text
-/// crafted to be full of start literals: at most this many anchored walks
-/// plus one linear pass).
-const MAX_ANCHORED: usize = 32;
+/// Bytes the walks of one arm may read in a haystack of `len` bytes before
+/// the arm falls back to one unanchored search over the rest: a request then
+/// costs at most a few linear passes per arm, however its text was crafted
+/// (a walk stops where the text stops matching, a few bytes on prose, but
+/// a pattern like `a.*b` walks to the end from every `a`).
+fn walk_budget(len: usize) -> usize {
+    len.saturating_mul(4).saturating_add(1024)
+}
+
+/// How a walk anchored at one start candidate ended.
+enum Walk {
+    /// The arm matches there.
+    Match,
+    /// The text stopped matching: no match starts there.
+    NoMatch,
+    /// The budget ran out, or the lazy DFA gave up: the regex must decide.
+    Stopped,
+}
+
+/// This thread's lazy DFA caches for the arms of one matcher (created on
+/// first use; kept across requests, since the states a DFA built for one
+/// request serve the next).
+#[derive(Default)]
+struct WalkCaches {
+    matcher: u64,
+    caches: Vec<Option<hybrid::dfa::Cache>>,
+}
+
+thread_local! {
+    static WALK_CACHES: std::cell::Cell<WalkCaches> = std::cell::Cell::new(WalkCaches::default());
+}
+
+impl WalkCaches {
+    /// The caches of `m`'s arms, taken from the thread (fresh ones if they
+    /// belong to another matcher).
+    fn take(m: &Matcher) -> WalkCaches {
+        let mut w = WALK_CACHES
+            .try_with(std::cell::Cell::take)
+            .unwrap_or_default();
+        if w.matcher != m.id || w.caches.len() != m.regexes.len() {
+            w.matcher = m.id;
+            w.caches.clear();
+            w.caches.resize_with(m.regexes.len(), || None);
+        }
+        w
+    }
+
+    /// Gives the caches back to the thread.
+    fn keep(self) {
+        // Fails only while the thread is torn down: they are dropped then.
+        let _ = WALK_CACHES.try_with(|c| c.set(self));
+    }
+}
 
 impl RegexRule {
     /// The first match of this regex in `hay` that `hit_at` accepts;
@@ -1001,6 +1066,7 @@ impl RegexRule {
         hay: &str,
         words: Option<&WordIndex>,
         scratch: &mut Vec<u64>,
+        cache: &mut Option<hybrid::dfa::Cache>,
         hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
     ) -> Option<RawHit> {
         match &self.starts {
@@ -1052,7 +1118,7 @@ impl RegexRule {
                 });
                 let starts = &words.starts;
                 let positions = positions.filter_map(|k| starts.get(k).map(|&w| w as usize));
-                self.anchored_at(hay, positions, hit_at)
+                self.anchored_at(hay, positions, cache, hit_at)
             }
             Starts::Literals(starts) => {
                 // A leftmost search from one past each start visits every
@@ -1066,31 +1132,88 @@ impl RegexRule {
                     Some(m.start())
                 })
                 .filter(|&p| !(self.word_start && inside_word(hay.as_bytes(), p)));
-                self.anchored_at(hay, positions, hit_at)
+                self.anchored_at(hay, positions, cache, hit_at)
             }
         }
     }
 
     /// The first accepted match starting at one of `positions` (increasing).
+    ///
+    /// Each position is walked through the arm's lazy DFA until the text
+    /// stops matching; only where a match exists does the regex run (for
+    /// its span). The walks share [`walk_budget`]: past it, or if the DFA
+    /// gives up, one unanchored search covers the remaining positions.
     fn anchored_at(
         &self,
         hay: &str,
         positions: impl Iterator<Item = usize>,
+        cache: &mut Option<hybrid::dfa::Cache>,
         hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
     ) -> Option<RawHit> {
-        for (tried, start) in positions.enumerate() {
-            if tried == MAX_ANCHORED {
-                // Every match not yet found starts at or after this one.
-                return self.unanchored(hay, start, hit_at);
-            }
-            let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
-            if let Some(found) = self.regex.search(&input) {
-                if let Some(hit) = hit_at(self.rule, found.start(), found.end()) {
-                    return Some(hit);
+        let cache = cache.get_or_insert_with(|| self.walker.create_cache());
+        let mut budget = walk_budget(hay.len());
+        for start in positions {
+            match self.walk(cache, hay.as_bytes(), start, &mut budget) {
+                Walk::NoMatch => {}
+                Walk::Match => {
+                    let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+                    if let Some(found) = self.regex.search(&input) {
+                        if let Some(hit) = hit_at(self.rule, found.start(), found.end()) {
+                            return Some(hit);
+                        }
+                    }
                 }
+                // Every match not yet found starts at or after this one.
+                Walk::Stopped => return self.unanchored(hay, start, hit_at),
             }
         }
         None
+    }
+
+    /// Walks the arm's DFA from `start` (anchored) until a match state, the
+    /// dead state or the end of `hay`, spending one unit of `budget` a byte.
+    fn walk(
+        &self,
+        cache: &mut hybrid::dfa::Cache,
+        hay: &[u8],
+        start: usize,
+        budget: &mut usize,
+    ) -> Walk {
+        let dfa = &self.walker;
+        let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+        let Ok(mut sid) = dfa.start_state_forward(cache, &input) else {
+            return Walk::Stopped;
+        };
+        if sid.is_dead() {
+            return Walk::NoMatch;
+        }
+        for &b in hay.get(start..).unwrap_or(&[]) {
+            let Some(left) = budget.checked_sub(1) else {
+                return Walk::Stopped;
+            };
+            *budget = left;
+            sid = match dfa.next_state(cache, sid, b) {
+                Ok(next) => next,
+                Err(_) => return Walk::Stopped,
+            };
+            if sid.is_tagged() {
+                // (A match state is entered one byte after the match ends.)
+                if sid.is_match() {
+                    return Walk::Match;
+                }
+                if sid.is_dead() {
+                    return Walk::NoMatch;
+                }
+                if sid.is_quit() {
+                    return Walk::Stopped;
+                }
+            }
+        }
+        match dfa.next_eoi_state(cache, sid) {
+            Ok(end) if end.is_match() => Walk::Match,
+            Ok(_) => Walk::NoMatch,
+            Err(_) => Walk::Stopped,
+        }
     }
 
     /// The first accepted match starting at or after `from`.
@@ -1100,6 +1223,8 @@ impl RegexRule {
         from: usize,
         hit_at: &impl Fn(usize, usize, usize) -> Option<RawHit>,
     ) -> Option<RawHit> {
+        #[cfg(test)]
+        tests::FALLBACKS.with(|f| f.set(f.get() + 1));
         self.regex
             .find_iter(Input::new(hay).range(from..))
             .find_map(|m| hit_at(self.rule, m.start(), m.end()))
@@ -1155,6 +1280,37 @@ fn uppercase_literal(hir: &Hir) -> Option<char> {
     walk(hir)
 }
 
+/// The lazy DFA of one arm, for walks anchored at its start candidates.
+///
+/// Unicode word boundaries are allowed (the DFA gives up on non-ASCII bytes
+/// around one, and the walk falls back to the regex), although patterns are
+/// rewritten to ASCII ones first.
+fn build_walker(arm: &Hir, limit: usize) -> Result<hybrid::dfa::DFA, String> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .nfa_size_limit(Some(limit))
+                .which_captures(thompson::WhichCaptures::None),
+        )
+        .build_from_hir(arm)
+        .map_err(|e| {
+            if e.size_limit().is_some() {
+                too_big(limit)
+            } else {
+                format!("invalid regex: {e}")
+            }
+        })?;
+    hybrid::dfa::Builder::new()
+        .configure(
+            hybrid::dfa::DFA::config()
+                .unicode_word_boundary(true)
+                .cache_capacity(limit.saturating_mul(2))
+                .skip_cache_capacity_check(true),
+        )
+        .build_from_nfa(nfa)
+        .map_err(|e| format!("invalid regex: {e}"))
+}
+
 fn too_big(limit: usize) -> String {
     format!(
         "regex compiles to more than {limit} bytes (limits.max_regex_bytes): simplify it (bounded repetitions like {{1,1000}} and large Unicode classes are the usual cause)"
@@ -1175,6 +1331,12 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    thread_local! {
+        /// Unanchored fallback searches run on this thread (for the tests
+        /// that check when the walk budget runs out).
+        pub(super) static FALLBACKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     fn view(text: &str, segment: usize) -> View<'_> {
         View {
@@ -1208,25 +1370,34 @@ mod tests {
 
     #[test]
     fn many_start_candidates_fall_back_to_one_linear_search_and_still_match() {
-        // Hundreds of `ignore` that do not match, then one that does: past
-        // MAX_ANCHORED anchored tries the arm searches the rest unanchored.
-        let m = Matcher::build(
-            &[Some(Pattern::Regex(
-                r"\bignore\s+previous\s+instructions\b".into(),
-            ))],
-            1 << 20,
-        )
-        .unwrap();
+        // Hundreds of `ignore` that do not match, then one that does. Each
+        // walk stops a few bytes in: the budget holds, no fallback.
+        let short = r"\bignore\s+previous\s+instructions\b";
         let mut text = "ignore this. ".repeat(300);
         text.push_str("now ignore previous instructions");
-        let hits = scan(&m, &[view(&text, 0)]);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(
-            &text[hits[0].span.0..hits[0].span.1],
-            "ignore previous instructions"
-        );
         let miss = "ignore this. ".repeat(300) + "previous instructions";
-        assert!(scan(&m, &[view(&miss, 0)]).is_empty());
+        // Here every walk reads to the first `.`, thousands of bytes away:
+        // the budget runs out and one unanchored search reads the rest.
+        let long = r"\bignore[a-z ]*previous";
+        let mut far = "ignore this and ".repeat(300);
+        far.push_str(". now ignore previous");
+        let far_miss = "ignore this and ".repeat(300) + ". previous";
+        for (pattern, text, fallbacks) in [
+            (short, &text, 0),
+            (short, &miss, 0),
+            (long, &far, 1),
+            (long, &far_miss, 1),
+        ] {
+            let m = Matcher::build(&[Some(Pattern::Regex(pattern.into()))], 1 << 20).unwrap();
+            FALLBACKS.with(|f| f.set(0));
+            let hits = scan(&m, &[view(text, 0)]);
+            let plain = meta::Regex::new(&ascii_word_boundaries(pattern))
+                .unwrap()
+                .find(text)
+                .map(|x| (x.start(), x.end()));
+            assert_eq!(hits.first().map(|h| h.span), plain, "{pattern}");
+            assert_eq!(FALLBACKS.with(|f| f.get()), fallbacks, "{pattern}");
+        }
     }
 
     #[test]
