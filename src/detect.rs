@@ -257,8 +257,24 @@ struct WordIndex {
 }
 
 impl WordIndex {
-    fn new(hay: &[u8]) -> WordIndex {
-        let mut starts = Vec::with_capacity(hay.len() / 5);
+    /// An index of no text, whose buffers [`WordIndex::new`] refills.
+    fn empty() -> WordIndex {
+        WordIndex {
+            starts: Vec::new(),
+            by_first: Vec::new(),
+            offsets: [0; 257],
+        }
+    }
+
+    /// The index of `hay`, built in the buffers of `old` (kept across requests).
+    fn new(hay: &[u8], old: WordIndex) -> WordIndex {
+        let WordIndex {
+            mut starts,
+            mut by_first,
+            ..
+        } = old;
+        starts.clear();
+        starts.reserve(hay.len() / 5);
         let mut offsets = [0u32; 257];
         // 64 bytes at a time: a bit mask of word bytes, then its starts (a word
         // byte after a non-word byte) read bit by bit. A branch per byte cost
@@ -288,7 +304,8 @@ impl WordIndex {
             offsets[b] += offsets[b - 1];
         }
         let mut fill = offsets;
-        let mut by_first = vec![0u32; starts.len()];
+        by_first.clear();
+        by_first.resize(starts.len(), 0);
         for (k, &i) in starts.iter().enumerate() {
             let b = hay.get(i as usize).copied().unwrap_or(0);
             if let Some(f) = fill.get_mut(usize::from(b)) {
@@ -778,25 +795,52 @@ impl Matcher {
     /// Scans all views and appends one hit per rule (the first accepted match),
     /// in rule order. `accept(rule, view)` filters by target, view kind and
     /// exclusions; `active(rule)` by paranoia and API, before any work is done.
-    ///
-    /// `joined` is a scratch buffer reused across calls to avoid allocation.
     pub fn scan(
         &self,
         views: &[View<'_>],
-        joined: &mut String,
         active: impl Fn(usize) -> bool,
         accept: impl Fn(usize, usize) -> bool,
         hits: &mut Vec<RawHit>,
     ) {
+        let mut scratch = Scratch::take(self);
+        self.scan_with(views, &mut scratch, active, accept, hits);
+        scratch.keep();
+    }
+
+    /// [`Matcher::scan`] with the buffers and caches of `sc`.
+    fn scan_with(
+        &self,
+        views: &[View<'_>],
+        sc: &mut Scratch,
+        active: impl Fn(usize) -> bool,
+        accept: impl Fn(usize, usize) -> bool,
+        hits: &mut Vec<RawHit>,
+    ) {
+        let Scratch {
+            caches,
+            joined,
+            starts,
+            occurrences,
+            seen,
+            candidates,
+            done,
+            ready,
+            found,
+            words,
+            bits,
+            ..
+        } = sc;
         joined.clear();
         // Sized once: growing it view by view copied it about ten times.
         joined.reserve(views.iter().map(|v| v.text.len() + 2).sum());
-        let mut starts = Vec::with_capacity(views.len());
+        starts.clear();
         for v in views {
             starts.push(joined.len());
             joined.push_str(v.text);
             joined.push_str("\n\n");
         }
+        let joined: &str = joined;
+        let starts: &[usize] = starts;
         let locate = |pos: usize| -> Option<(usize, usize)> {
             let i = match starts.binary_search(&pos) {
                 Ok(i) => i,
@@ -820,18 +864,19 @@ impl Matcher {
                 span: (start - offset, (end - offset).min(len)),
             })
         };
-        let mut found = Vec::new();
+        found.clear();
         // One pass: phrase hits, and which literals regexes need were seen
         // (and so which arms may now be met).
-        let mut seen = vec![0u64; self.literals.len().div_ceil(64)];
-        let mut candidates = vec![0u64; self.regexes.len().div_ceil(64)];
-
+        seen.clear();
+        seen.resize(self.literals.len().div_ceil(64), 0);
+        candidates.clear();
+        candidates.resize(self.regexes.len().div_ceil(64), 0);
         for &a in &self.always {
-            set(&mut candidates, a);
+            set(candidates, a);
         }
-        let mut done: Vec<usize> = Vec::new();
+        done.clear();
         // About one occurrence in 25 bytes of prose: rarely regrown.
-        let mut occurrences = Vec::with_capacity(joined.len() / 16);
+        occurrences.reserve(joined.len() / 16);
         for auto in &self.automata {
             occurrences.clear();
             if auto.wide {
@@ -840,7 +885,7 @@ impl Matcher {
                 // length of those views is read.
                 let reach = auto.literals.max_len();
                 let mut window: Option<std::ops::Range<usize>> = None;
-                for (v, &start) in views.iter().zip(&starts) {
+                for (v, &start) in views.iter().zip(starts) {
                     if v.text.is_ascii() {
                         continue;
                     }
@@ -849,24 +894,24 @@ impl Matcher {
                     window = match window {
                         Some(w) if from <= w.end => Some(w.start..to),
                         Some(w) => {
-                            auto.literals.find(joined.as_bytes(), w, &mut occurrences);
+                            auto.literals.find(joined.as_bytes(), w, occurrences);
                             Some(from..to)
                         }
                         None => Some(from..to),
                     };
                 }
                 if let Some(w) = window {
-                    auto.literals.find(joined.as_bytes(), w, &mut occurrences);
+                    auto.literals.find(joined.as_bytes(), w, occurrences);
                 }
             } else {
                 auto.literals
-                    .find(joined.as_bytes(), 0..joined.len(), &mut occurrences);
+                    .find(joined.as_bytes(), 0..joined.len(), occurrences);
             }
             for &Occurrence {
                 pattern,
                 start,
                 end,
-            } in &occurrences
+            } in occurrences.iter()
             {
                 let Some(&id) = auto.ids.get(pattern) else {
                     continue;
@@ -874,10 +919,10 @@ impl Matcher {
                 let Some(lit) = self.literals.get(id) else {
                     continue;
                 };
-                if !lit.arms.is_empty() && !is_set(&seen, id) {
-                    set(&mut seen, id);
+                if !lit.arms.is_empty() && !is_set(seen, id) {
+                    set(seen, id);
                     for &a in &lit.arms {
-                        set(&mut candidates, a as usize);
+                        set(candidates, a as usize);
                     }
                 }
                 for &(rule, wb) in &lit.phrase_of {
@@ -895,23 +940,22 @@ impl Matcher {
             }
         }
         // Then only the regexes whose need was met.
-        let ready: Vec<usize> = (0..self.regexes.len())
-            .filter(|&i| {
-                is_set(&candidates, i)
-                    && self
-                        .regexes
-                        .get(i)
-                        .is_some_and(|r| active(r.rule) && r.need.met(&seen))
-            })
-            .collect();
+        ready.clear();
+        ready.extend((0..self.regexes.len()).filter(|&i| {
+            is_set(candidates, i)
+                && self
+                    .regexes
+                    .get(i)
+                    .is_some_and(|r| active(r.rule) && r.need.met(seen))
+        }));
         // Text where many arms are ready (crafted from the rules' own words,
         // say) would cost one search each: past MANY_ARMS the multi-pattern
         // sets first say which arms match at all, in a few passes.
         let mut matching: Option<Vec<u64>> = None;
         if ready.len() > MANY_ARMS {
-            let mut bits = vec![0u64; self.regexes.len().div_ceil(64)];
+            let mut m = vec![0u64; self.regexes.len().div_ceil(64)];
             let mut last_set = usize::MAX;
-            for &i in &ready {
+            for &i in ready.iter() {
                 let k = i / SET_CHUNK;
                 if k == last_set {
                     continue;
@@ -921,39 +965,43 @@ impl Matcher {
                     continue;
                 };
                 let mut which = regex_automata::PatternSet::new(multi.pattern_len());
-                multi.which_overlapping_matches(&Input::new(joined.as_str()), &mut which);
+                multi.which_overlapping_matches(&Input::new(joined), &mut which);
                 for p in which.iter() {
-                    set(&mut bits, k * SET_CHUNK + p.as_usize());
+                    set(&mut m, k * SET_CHUNK + p.as_usize());
                 }
             }
-            matching = Some(bits);
+            matching = Some(m);
         }
         let mut matched = usize::MAX;
-        let mut words: Option<WordIndex> = None;
-        let mut scratch: Vec<u64> = Vec::new();
-        let mut walks = WalkCaches::take(self);
-        for i in ready {
-            let (Some(r), Some(cache)) = (self.regexes.get(i), walks.caches.get_mut(i)) else {
+        let mut indexed = false;
+        for &i in ready.iter() {
+            let (Some(r), Some(cache)) = (self.regexes.get(i), caches.get_mut(i)) else {
                 continue;
             };
             if r.rule == matched || matching.as_ref().is_some_and(|m| !is_set(m, i)) {
                 continue;
             }
-            let words = match r.starts {
+            let index = match r.starts {
                 Starts::WordStart { .. } => {
-                    Some(&*words.get_or_insert_with(|| WordIndex::new(joined.as_bytes())))
+                    if !indexed {
+                        *words = WordIndex::new(
+                            joined.as_bytes(),
+                            std::mem::replace(words, WordIndex::empty()),
+                        );
+                        indexed = true;
+                    }
+                    Some(&*words)
                 }
                 _ => None,
             };
-            if let Some(hit) = r.first_hit(joined, words, &mut scratch, cache, &hit_at) {
+            if let Some(hit) = r.first_hit(joined, index, bits, cache, &hit_at) {
                 found.push(hit);
                 matched = r.rule;
             }
         }
-        walks.keep();
         found.sort_by_key(|h| h.rule);
         found.dedup_by_key(|h| h.rule);
-        hits.extend(found);
+        hits.extend(found.iter().copied());
     }
 
     /// Whether rule `rule` matches `text` on its own (for `infw check` examples),
@@ -1018,38 +1066,75 @@ enum Walk {
     Stopped,
 }
 
-/// This thread's lazy DFA caches for the arms of one matcher (created on
-/// first use; kept across requests, since the states a DFA built for one
-/// request serve the next).
-#[derive(Default)]
-struct WalkCaches {
+/// What a scan needs besides the matcher, kept by the thread between
+/// requests: the lazy DFA caches of one matcher's arms (created on first
+/// use; the states a DFA built for one request serve the next) and the
+/// buffers of a scan, so that a request allocates almost nothing here.
+struct Scratch {
     matcher: u64,
     caches: Vec<Option<hybrid::dfa::Cache>>,
+    joined: String,
+    starts: Vec<usize>,
+    occurrences: Vec<Occurrence>,
+    seen: Vec<u64>,
+    candidates: Vec<u64>,
+    done: Vec<usize>,
+    ready: Vec<usize>,
+    found: Vec<RawHit>,
+    words: WordIndex,
+    bits: Vec<u64>,
 }
+
+/// Buffers larger than this (a rare huge request) are not kept.
+const KEEP_BYTES: usize = 1 << 20;
 
 thread_local! {
-    static WALK_CACHES: std::cell::Cell<WalkCaches> = std::cell::Cell::new(WalkCaches::default());
+    static SCRATCH: std::cell::Cell<Option<Box<Scratch>>> = const { std::cell::Cell::new(None) };
 }
 
-impl WalkCaches {
-    /// The caches of `m`'s arms, taken from the thread (fresh ones if they
-    /// belong to another matcher).
-    fn take(m: &Matcher) -> WalkCaches {
-        let mut w = WALK_CACHES
-            .try_with(std::cell::Cell::take)
-            .unwrap_or_default();
-        if w.matcher != m.id || w.caches.len() != m.regexes.len() {
-            w.matcher = m.id;
-            w.caches.clear();
-            w.caches.resize_with(m.regexes.len(), || None);
-        }
-        w
+impl Scratch {
+    fn new(matcher: u64, caches: Vec<Option<hybrid::dfa::Cache>>) -> Box<Scratch> {
+        Box::new(Scratch {
+            matcher,
+            caches,
+            joined: String::new(),
+            starts: Vec::new(),
+            occurrences: Vec::new(),
+            seen: Vec::new(),
+            candidates: Vec::new(),
+            done: Vec::new(),
+            ready: Vec::new(),
+            found: Vec::new(),
+            words: WordIndex::empty(),
+            bits: Vec::new(),
+        })
     }
 
-    /// Gives the caches back to the thread.
-    fn keep(self) {
-        // Fails only while the thread is torn down: they are dropped then.
-        let _ = WALK_CACHES.try_with(|c| c.set(self));
+    /// This thread's scratch for `m` (fresh caches if they belong to
+    /// another matcher).
+    fn take(m: &Matcher) -> Box<Scratch> {
+        let mut s = SCRATCH
+            .try_with(|c| c.take())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Scratch::new(0, Vec::new()));
+        if s.matcher != m.id || s.caches.len() != m.regexes.len() {
+            s.matcher = m.id;
+            s.caches.clear();
+            s.caches.resize_with(m.regexes.len(), || None);
+        }
+        s
+    }
+
+    /// Gives the scratch back to the thread, without its buffers if they
+    /// grew past [`KEEP_BYTES`].
+    fn keep(mut self: Box<Scratch>) {
+        if self.joined.capacity() > KEEP_BYTES {
+            let caches = std::mem::take(&mut self.caches);
+            self = Scratch::new(self.matcher, caches);
+        }
+        // Fails only while the thread is torn down: it is dropped then.
+        let _ = SCRATCH.try_with(|c| c.set(Some(self)));
     }
 }
 
@@ -1348,7 +1433,7 @@ mod tests {
 
     fn scan(m: &Matcher, views: &[View<'_>]) -> Vec<RawHit> {
         let mut hits = Vec::new();
-        m.scan(views, &mut String::new(), |_| true, |_, _| true, &mut hits);
+        m.scan(views, |_| true, |_, _| true, &mut hits);
         hits
     }
 
@@ -1489,13 +1574,7 @@ mod tests {
         let m = Matcher::build(&[Some(Pattern::Regex("secret".into()))], 1 << 20).unwrap();
         let views = [view("secret", 0), view("secret", 1)];
         let mut hits = Vec::new();
-        m.scan(
-            &views,
-            &mut String::new(),
-            |_| true,
-            |_, v| v == 1,
-            &mut hits,
-        );
+        m.scan(&views, |_| true, |_, v| v == 1, &mut hits);
         assert_eq!(
             hits,
             vec![RawHit {
@@ -1505,13 +1584,7 @@ mod tests {
             }]
         );
         hits.clear();
-        m.scan(
-            &views,
-            &mut String::new(),
-            |_| false,
-            |_, _| true,
-            &mut hits,
-        );
+        m.scan(&views, |_| false, |_, _| true, &mut hits);
         assert!(hits.is_empty());
     }
 
@@ -1577,7 +1650,7 @@ mod exactness {
                 .filter(|&i| is_word_byte(bytes[i]) && (i == 0 || !is_word_byte(bytes[i - 1])))
                 .map(|i| i as u32)
                 .collect();
-            let index = WordIndex::new(bytes);
+            let index = WordIndex::new(bytes, WordIndex::empty());
             assert_eq!(index.starts, want, "{text:?}");
             for b in 0..=255u8 {
                 let got: Vec<u32> = index
@@ -1643,7 +1716,7 @@ mod exactness {
                 decoded: None,
             }];
             let mut hits = Vec::new();
-            matcher.scan(&views, &mut String::new(), |_| true, |_, _| true, &mut hits);
+            matcher.scan(&views, |_| true, |_, _| true, &mut hits);
             let joined = format!("{t}\n\n");
             for (rule, re) in plain.iter().enumerate() {
                 let Some(re) = re else { continue };

@@ -385,9 +385,7 @@ impl Engine {
                 && !self.rule_excluded(rule, paths, seg.role)
         };
         let mut raw: Vec<RawHit> = Vec::new();
-        let mut joined = String::new();
-        p.matcher
-            .scan(&views, &mut joined, active, accept, &mut raw);
+        p.matcher.scan(&views, active, accept, &mut raw);
 
         let mut hits: Vec<Hit> = Vec::with_capacity(raw.len() + 2);
         for h in raw {
