@@ -3,10 +3,12 @@
 //! Chat clients resend the whole conversation with every turn, so most of a
 //! request's text was inspected a moment earlier. Normalizing it and scoring
 //! it with the classifier again is about half the cost of a request; a
-//! [`SegmentCache`] keeps, per segment text, its normalized views and its
-//! classifier scores. The rules still read every view of every request (a
-//! pattern may span two messages, and the whole request is scored afresh),
-//! so a verdict with the cache is the verdict without it, only cheaper.
+//! [`SegmentCache`] keeps, per segment text, its normalized views, its
+//! classifier scores and where the rules' literals occur in its views
+//! ([`crate::detect::LiteralMemo`]). The regexes still run over the views of
+//! the whole request (a pattern may span two messages, and the whole request
+//! is scored afresh), so a verdict with the cache is the verdict without it,
+//! only cheaper.
 //!
 //! What keeps it from being a way in:
 //! - **Per client.** Entries are keyed by a scope the caller derives from the
@@ -36,6 +38,7 @@
 //! ```
 
 use crate::anomaly::Features;
+use crate::detect::LiteralMemo;
 use crate::normalize::Normalized;
 use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
@@ -54,22 +57,34 @@ pub(crate) struct SegmentResult {
     /// The main view's features under the classifier's language model
     /// (index 0) or the anomaly checks' own (index 1).
     pub(crate) features: [OnceCell<Features>; 2],
+    /// What the rules' literal automata found in the main view then each
+    /// decoded view (filled by the first scan that remembers it).
+    pub(crate) literals: Box<[LiteralMemo]>,
 }
 
 impl SegmentResult {
     pub(crate) fn new(normalized: Normalized) -> Self {
+        let views = 1 + normalized.decoded.len();
         SegmentResult {
             normalized,
             scores: OnceCell::new(),
             features: [OnceCell::new(), OnceCell::new()],
+            literals: (0..views).map(|_| LiteralMemo::default()).collect(),
         }
     }
 
     /// Bytes it holds, for the cache's budget: the views (the text is counted
-    /// by the entry) and a fixed allowance for the rest.
+    /// by the entry), the most their literal memos may hold, and a fixed
+    /// allowance for the rest.
     fn bytes(&self) -> usize {
         let n = &self.normalized;
-        n.view.len() + n.decoded.iter().map(|d| d.view.len() + 48).sum::<usize>() + 256
+        let view = |len: usize| len + LiteralMemo::max_bytes(len);
+        view(n.view.len())
+            + n.decoded
+                .iter()
+                .map(|d| view(d.view.len()) + 48)
+                .sum::<usize>()
+            + 256
     }
 }
 

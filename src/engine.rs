@@ -99,7 +99,8 @@ impl Engine {
         };
         cache.bind(self.id);
         let limits = &self.policy.limits;
-        self.run(req, &mut |text| {
+        let remember = cache.max_bytes() > 0;
+        self.run(req, remember, &mut |text| {
             cache.get_or_insert(scope, text, || inspect(text, limits))
         })
         .0
@@ -108,7 +109,8 @@ impl Engine {
     /// Evaluates one request and keeps the intermediate stages (for explanations).
     pub fn evaluate_detailed(&self, req: &Request<'_>) -> Evaluation {
         let limits = &self.policy.limits;
-        let (verdict, payload, results) = self.run(req, &mut |text| Rc::new(inspect(text, limits)));
+        let (verdict, payload, results) =
+            self.run(req, false, &mut |text| Rc::new(inspect(text, limits)));
         let normalized = results
             .into_iter()
             .map(|r| match Rc::try_unwrap(r) {
@@ -128,6 +130,7 @@ impl Engine {
     fn run(
         &self,
         req: &Request<'_>,
+        remember: bool,
         segment: &mut dyn FnMut(&str) -> Rc<SegmentResult>,
     ) -> (Verdict, Option<Payload>, Vec<Rc<SegmentResult>>) {
         let p = &self.policy;
@@ -195,7 +198,7 @@ impl Engine {
             );
         }
 
-        let hits = self.detect(req, &payload, &results, &findings);
+        let hits = self.detect(req, &payload, &results, &findings, remember);
         let total = score::total(&hits);
         let would = score::decide(p, total, &hits);
         let n = payload.segments.len();
@@ -341,22 +344,28 @@ impl Engine {
         payload: &Payload,
         results: &[Rc<SegmentResult>],
         findings: &Findings,
+        remember: bool,
     ) -> Vec<Hit> {
         let p = &self.policy;
         let route = req.route();
         let paths = [req.path_only(), &*route];
         let mut views: Vec<View<'_>> = Vec::with_capacity(results.len());
-        for (i, n) in results.iter().map(|r| &r.normalized).enumerate() {
+        for (i, r) in results.iter().enumerate() {
+            let n = &r.normalized;
+            // A remembered segment keeps what the automata found in its views.
+            let memo = |k: usize| r.literals.get(k).filter(|_| remember);
             views.push(View {
                 text: &n.view,
                 segment: i,
                 decoded: None,
+                memo: memo(0),
             });
-            for d in &n.decoded {
+            for (k, d) in n.decoded.iter().enumerate() {
                 views.push(View {
                     text: &d.view,
                     segment: i,
                     decoded: Some(d.kind),
+                    memo: memo(k + 1),
                 });
             }
         }
