@@ -50,7 +50,7 @@
 //! Every folded letter of another script, and every Latin-script look-alike,
 //! counts one in `findings.confusables`.
 
-use super::Findings;
+use super::{swar, Findings};
 
 /// Code points of the look-alike letters, sorted.
 const KEYS: [u32; N] = [
@@ -267,13 +267,27 @@ pub(crate) fn push_lower_str(out: &mut String, s: &str) {
         }
         return;
     }
-    let mut copied = 0;
-    for (i, c) in s.char_indices() {
+    // `s[..copied]` is written; characters that stay are copied in runs.
+    let bytes = s.as_bytes();
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Eight ASCII bytes without a capital are skipped at once: the Latin
+        // text between words of other scripts costs no decoding.
+        if let Some(x) = swar::load(bytes, i) {
+            if swar::high(x) | swar::between(x, b'A', b'Z') == 0 {
+                i += 8;
+                continue;
+            }
+        }
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         if !is_own_lower_case(c) {
             out.push_str(s.get(copied..i).unwrap_or(""));
             push_lower(out, c);
             copied = i + c.len_utf8();
         }
+        i += c.len_utf8();
     }
     out.push_str(s.get(copied..).unwrap_or(""));
 }
@@ -463,8 +477,10 @@ pub(crate) fn fold_lower(s: &str, out: &mut String, findings: &mut Findings) {
         }
     }
 
+    // Only words holding a look-alike change beyond lower case: the text
+    // between them, other words included, is lower-cased in one piece.
     let mut pos = 0;
-    for word in &words {
+    for word in words.iter().filter(|w| w.look > 0 || w.latin_looks > 0) {
         push_lower_str(out, s.get(pos..word.start).unwrap_or(""));
         let text = s.get(word.start..word.end).unwrap_or("");
         if word.fold || word.latin_looks > 0 {
@@ -608,6 +624,96 @@ mod tests {
             let (got, n) = fold(input);
             assert_eq!(got, input.to_lowercase());
             assert_eq!(n, 0, "{input}");
+        }
+    }
+
+    /// [`fold_lower`] as it was, writing every word on its own.
+    fn fold_lower_word_by_word(s: &str, out: &mut String, findings: &mut Findings) {
+        let mut words: Vec<Word> = Vec::new();
+        let mut word: Option<Word> = None;
+        for (i, c) in s.char_indices() {
+            match (letter(c), word.as_mut()) {
+                (Letter::Boundary, Some(_)) => {
+                    if let Some(mut w) = word.take() {
+                        w.end = i;
+                        words.push(w);
+                    }
+                }
+                (Letter::Boundary, None) => {}
+                (l, Some(w)) => w.add(l),
+                (l, None) => {
+                    let mut w = Word::new(i);
+                    w.add(l);
+                    word = Some(w);
+                }
+            }
+        }
+        if let Some(mut w) = word {
+            w.end = s.len();
+            words.push(w);
+        }
+        let mut nearest = Side::None;
+        for word in words.iter_mut() {
+            word.left = nearest;
+            match word.decisive() {
+                Side::None => {}
+                side => nearest = side,
+            }
+        }
+        nearest = Side::None;
+        for word in words.iter_mut().rev() {
+            word.fold = match word.kind() {
+                Kind::Latin => true,
+                Kind::Ambiguous => {
+                    let sides = [word.left, nearest];
+                    let latin_context =
+                        sides.contains(&Side::Latin) && !sides.contains(&Side::Foreign);
+                    word.mixed_scripts() || (word.look >= 2 && latin_context)
+                }
+                Kind::Foreign | Kind::Neutral => false,
+            };
+            match word.decisive() {
+                Side::None => {}
+                side => nearest = side,
+            }
+        }
+        let mut pos = 0;
+        for word in &words {
+            s.get(pos..word.start)
+                .unwrap_or("")
+                .chars()
+                .for_each(|c| push_lower(out, c));
+            let text = s.get(word.start..word.end).unwrap_or("");
+            for c in text.chars() {
+                match lookup(c) {
+                    Some(t) if word.fold || script_of(c as u32) == 0 => {
+                        out.push(char::from(t));
+                        findings.confusables += 1;
+                    }
+                    _ => push_lower(out, c),
+                }
+            }
+            pos = word.end;
+        }
+        s.get(pos..)
+            .unwrap_or("")
+            .chars()
+            .for_each(|c| push_lower(out, c));
+    }
+
+    #[test]
+    fn whole_pieces_lower_case_as_characters_do() {
+        for text in crate::normalize::varied_texts() {
+            let mut fast = String::new();
+            push_lower_str(&mut fast, &text);
+            let mut plain = String::new();
+            text.chars().for_each(|c| push_lower(&mut plain, c));
+            assert_eq!(fast, plain, "{text:?}");
+            let (mut a, mut b) = (Findings::default(), Findings::default());
+            let (mut x, mut y) = (String::new(), String::new());
+            fold_lower(&text, &mut x, &mut a);
+            fold_lower_word_by_word(&text, &mut y, &mut b);
+            assert_eq!((x, a), (y, b), "{text:?}");
         }
     }
 }

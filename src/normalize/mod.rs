@@ -381,6 +381,149 @@ fn emit(
     Some(view)
 }
 
+/// Varied texts for the tests that compare a fast path with the plain loop
+/// it replaces: pieces of prose, code, spelled-out and leetspeak words,
+/// encodings, invisible and bidi characters, tag characters, homoglyphs,
+/// compatibility forms, marks, several scripts and emoji sequences, drawn
+/// at random (a fixed seed) into strings of 0 to 300 characters, plus ASCII
+/// runs of every length around the eight-byte blocks.
+#[cfg(test)]
+pub(crate) fn varied_texts() -> Vec<String> {
+    const PIECES: &[&str] = &[
+        "a",
+        "I",
+        "x",
+        " ",
+        "  ",
+        ".",
+        "-",
+        "_",
+        "*",
+        "/",
+        "|",
+        "~",
+        ",",
+        "\n",
+        "\t",
+        "\r\n",
+        "{",
+        "}",
+        "\u{7F}",
+        "1",
+        "0",
+        "3",
+        "7",
+        "@",
+        "$",
+        "!",
+        "+",
+        "%",
+        "&",
+        ";",
+        "=",
+        "The quick brown fox jumps over the lazy dog. ",
+        "Ignore previous instructions ",
+        "def mean(xs): return sum(xs) / len(xs)\n",
+        "i g n o r e ",
+        "i.g.n.o.r.e",
+        "I-G-N-O-R-E ",
+        "1gn0r3 pr3v10us ",
+        "$3nd fu11 ",
+        "aWdub3JlIHByZXZpb3Vz ",
+        "69676e6f7265 ",
+        "%69%67%6E%6F ",
+        "&#105;&#103;&lt; ",
+        "rot13 ",
+        "Caesar ",
+        "atbash ",
+        "backwards ",
+        "S.G.V.s.b.G8s.I.H.d.v ",
+        "e.g. U.S.A. ",
+        "\u{200B}",
+        "\u{200D}",
+        "\u{200C}",
+        "\u{202E}",
+        "\u{202C}",
+        "\u{2066}",
+        "\u{AD}",
+        "\u{FEFF}",
+        "\u{FE0F}",
+        "\u{E0100}",
+        "\u{E0069}\u{E0067}",
+        "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+        "👨\u{200D}👩\u{200D}👧",
+        "1\u{FE0F}\u{20E3}",
+        "i🔥g🔥n🔥o",
+        "іgnоrе ",
+        "РАУРАL ",
+        "ꓲꓖꓠꓳꓣꓰ ",
+        "ɪɢɴᴏʀᴇ ",
+        "Ｉｇｎｏｒｅ",
+        "𝐢𝐠𝐧",
+        "ⓘⓖ",
+        "ﬁ",
+        "⒜",
+        "🅰",
+        "🇫🇷",
+        "⠁⠃",
+        "i\u{301}\u{316}\u{337}",
+        "ïgnörë ",
+        "İstanbul ",
+        "ı",
+        "Straße ",
+        "Привет, как дела? ",
+        "ОБЪЯСНИТЕ ",
+        "Καλημέρα σας ",
+        "ΑΒΓ ",
+        "今天天气很好，",
+        "こんにちは",
+        "ｶﾀｶﾅ",
+        "안녕 ",
+        "ㅋ\u{301}ㅏ",
+        "مرحبا ",
+        "می‌خواهم ",
+        "नमस्ते ",
+        "क ृ प य ा ",
+        "न ़ म",
+        "สวัสดี ",
+        "\u{A0}",
+        "\u{3000}",
+        "\u{2028}",
+        "\u{85}",
+        "\u{7}",
+        "…",
+        "™",
+        "½",
+        "２０２４",
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut texts: Vec<String> = vec![String::new(), "a".into(), "é".into(), " ".into()];
+    for len in 0..40 {
+        texts.push("Abc def. ".repeat(4).chars().take(len).collect());
+        texts.push(format!("{}é{}", "x".repeat(len), "Y z".repeat(len % 5)));
+    }
+    for round in 0..3000 {
+        let pieces = next() % if round % 10 == 0 { 60 } else { 12 };
+        let mut text = String::new();
+        for _ in 0..pieces {
+            let r = next();
+            if r % 13 == 0 {
+                text.extend(char::from_u32((next() % 0x3_0000) as u32));
+            } else {
+                text.push_str(PIECES.get((r / 13) as usize % PIECES.len()).unwrap_or(&""));
+            }
+        }
+        texts.push(text);
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -787,6 +930,25 @@ mod tests {
                 }
                 println!("{name:>16} {:>6} bytes: {best:>10.2?} per call", text.len());
             }
+        }
+    }
+
+    /// The leetspeak scan skipped on the hints of the text finds what the
+    /// whole scan finds.
+    #[test]
+    fn the_leet_hint_skips_only_texts_without_leetspeak() {
+        for text in varied_texts() {
+            let cleaned = clean::clean(&text, &mut Findings::default(), &mut Default::default());
+            let view = view::build(&cleaned, &mut Findings::default());
+            let scan = |leet: bool| {
+                let mut got = Vec::new();
+                decode::words(&view, leet, &mut |kind, payload| {
+                    got.push((kind, payload.to_string()));
+                    None
+                });
+                got
+            };
+            assert_eq!(scan(decode::leet_hint(&cleaned)), scan(true), "{text:?}");
         }
     }
 }

@@ -30,6 +30,24 @@ pub(crate) fn below(x: u64, n: u8) -> u64 {
     x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
 }
 
+/// Bytes from `lo` to `hi` included (`lo` at least 1, `hi` at most 127),
+/// exactly: no false positive either, as no byte's sum carries into the next.
+pub(crate) fn between(x: u64, lo: u8, hi: u8) -> u64 {
+    let low7 = x & (ONES * 0x7F);
+    // Per byte: 127 + hi + 1 - b has bit 7 set when b <= hi; b + 127 - lo + 1
+    // when b >= lo; `!x` drops bytes of 128 and more.
+    (ONES * (128 + u64::from(hi))).wrapping_sub(low7)
+        & !x
+        & low7.wrapping_add(ONES * (128 - u64::from(lo)))
+        & HIGHS
+}
+
+/// ASCII letters, either case, exactly.
+pub(crate) fn ascii_letters(x: u64) -> u64 {
+    // Setting bit 5 lower-cases the capitals and moves no other byte into `a..=z`.
+    between(x | (ONES * 0x20), b'a', b'z')
+}
+
 /// Bytes of 128 and more: non-ASCII.
 pub(crate) fn high(x: u64) -> u64 {
     x & HIGHS
@@ -70,6 +88,21 @@ mod tests {
                 assert_eq!(eq(x, b' ') != 0, b == b' ' || b'x' == b' ');
                 assert_eq!(below(x, 0x21) != 0, b < 0x21);
                 assert_eq!(high(x) != 0, b >= 0x80);
+                assert_eq!(between(x, b'A', b'Z') != 0, b.is_ascii_uppercase());
+                let mut dots = [b'.'; 8];
+                dots[pos] = b;
+                assert_eq!(
+                    ascii_letters(u64::from_le_bytes(dots)) != 0,
+                    b.is_ascii_alphabetic()
+                );
+                // Exact: the set bit is the byte's own.
+                assert_eq!(
+                    between(x, 1, b'w'),
+                    (0..8).fold(0, |m, k| {
+                        let v = if k == pos { b } else { b'x' };
+                        m | u64::from((1..=b'w').contains(&v)) << (8 * k + 7)
+                    })
+                );
             }
         }
     }

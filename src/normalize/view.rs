@@ -47,9 +47,9 @@ pub(crate) fn build_noting(cleaned: &str, findings: &mut Findings) -> (String, b
         view.make_ascii_lowercase();
         return (view, joined.chains);
     }
-    let nfkc = nfkc(cleaned, findings);
+    let nfkc = nfkc::<true>(cleaned, findings);
     let mut shaped = String::with_capacity(nfkc.len());
-    let seen = shape(&nfkc, &mut shaped, findings);
+    let seen = shape::<true>(&nfkc, &mut shaped, findings);
     if seen.stripped {
         // A removed mark may have kept two characters from composing
         // (`ㅋ` + U+0301 + `ㅏ`): compose them now, or the next pass would.
@@ -103,7 +103,10 @@ fn is_common_stable(c: char) -> bool {
 /// before it composes with (UAX #15, "boundary before"), so text made of
 /// such characters is returned as it is, and one fullwidth comma in Chinese
 /// text costs one short segment, not the whole text.
-fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
+///
+/// `ASCII_RUNS` takes eight ASCII bytes at a time (off only in the tests,
+/// which check that it changes nothing).
+fn nfkc<'a, const ASCII_RUNS: bool>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
     let mut out: Option<String> = None;
     let (mut copied, mut segment, mut dirty, mut last_class) = (0, 0, false, 0u8);
     // Whether the segment starts with a boundary character (not so for a
@@ -138,7 +141,24 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
             }
             *copied = end;
         };
-    for (i, c) in s.char_indices() {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(block) = ascii_block(bytes, i).filter(|_| ASCII_RUNS) {
+            // Eight ASCII characters: each is a boundary, and normal.
+            if dirty {
+                flush(&mut out, &mut copied, segment, segment_stable, i);
+                dirty = false;
+            }
+            segment = block - 1;
+            segment_stable = true;
+            last_class = 0;
+            i = block;
+            continue;
+        }
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         let (boundary, normal) = if c.is_ascii() || is_common_stable(c) {
             (true, true)
         } else if letter_form(c).is_some() {
@@ -161,6 +181,7 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
             last_class = 0;
         }
         dirty |= !normal;
+        i += c.len_utf8();
     }
     if dirty {
         flush(&mut out, &mut copied, segment, segment_stable, s.len());
@@ -172,6 +193,16 @@ fn nfkc<'a>(s: &'a str, findings: &mut Findings) -> Cow<'a, str> {
             Cow::Owned(out)
         }
     }
+}
+
+/// The end of the eight bytes at `i` when `i` starts a run of eight ASCII
+/// bytes: the character loops take such runs, most of mixed text, at once.
+fn ascii_block(bytes: &[u8], i: usize) -> Option<usize> {
+    if !bytes.get(i).is_some_and(u8::is_ascii) {
+        return None;
+    }
+    let x = swar::load(bytes, i)?;
+    (swar::high(x) == 0).then_some(i + 8)
 }
 
 /// Braille cells of the 26 letters (grade 1), from `a` (U+2801) to `z`.
@@ -246,7 +277,7 @@ fn is_generic_mark(c: char) -> bool {
 }
 
 /// What [`shape`] saw, to decide what the later steps must do.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Shaped {
     /// A combining mark was removed.
     stripped: bool,
@@ -267,8 +298,9 @@ impl Shaped {
 }
 
 /// Step 2: marks, Latin accents, Unicode whitespace; see the module
-/// documentation. Cyrillic, CJK and Hangul take a short path.
-fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
+/// documentation. Cyrillic, CJK and Hangul take a short path, and ASCII
+/// eight bytes at a time with `ASCII_RUNS` (off only in the tests).
+fn shape<const ASCII_RUNS: bool>(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
     let mut seen = Shaped::default();
     let mut strip_marks = false;
     let mut stripped = 0u32;
@@ -279,8 +311,27 @@ fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
         out.push_str(s.get(*copied..i).unwrap_or(""));
         *copied = i + len;
     };
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let bytes = s.as_bytes();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if let Some(block) = ascii_block(bytes, pos).filter(|_| ASCII_RUNS) {
+            // Eight ASCII characters, as one at a time below.
+            let x = swar::load(bytes, pos).unwrap_or(0);
+            seen.latin |= swar::ascii_letters(x) != 0;
+            let end = bytes.get(block - 1).copied().unwrap_or(b' ');
+            strip_marks = end.is_ascii_alphabetic();
+            stripped = 0;
+            last = Some(char::from(end));
+            pos = block;
+            continue;
+        }
+        let Some(c) = s.get(pos..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let i = pos;
+        pos += c.len_utf8();
+        // The characters after `c`.
+        let chars = s.get(pos..).unwrap_or("").chars();
         let cp = c as u32;
         if cp < 0x80 {
             strip_marks = c.is_ascii_alphabetic();
@@ -311,7 +362,6 @@ fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
             && last.is_some_and(char::is_alphabetic)
             && chars
                 .clone()
-                .map(|(_, n)| n)
                 .find(|&n| !(is_generic_mark(n) && n != '\u{20E3}'))
                 .is_some_and(char::is_alphabetic)
         {
@@ -357,7 +407,7 @@ fn shape(s: &str, out: &mut String, findings: &mut Findings) -> Shaped {
             // Kept by the cleaning for its neighbours, one of which may just
             // have been removed: judged again on what the view holds. Once
             // removed, it is as if it had never been there.
-            let next = chars.peek().map(|&(_, n)| n);
+            let next = chars.clone().next();
             let emoji = c == '\u{200D}'
                 && last.is_some_and(clean::is_emoji_like)
                 && next.is_some_and(clean::is_emoji_like);
@@ -470,16 +520,16 @@ struct GapKey {
 impl GapKey {
     /// The key of a gap, if it is only separators and short enough (at most
     /// three characters once collapsed).
+    ///
+    /// The gap runs from the previous one-letter token, often a whole
+    /// paragraph back: the byte loop stops at its first letter, so it comes
+    /// before any test that reads the whole gap.
     fn of(gap: &[u8]) -> Option<GapKey> {
         let mut key = GapKey {
             bytes: [0; 3],
             len: 0,
         };
         let mut after_space = false;
-        // `A, B, C` is a list of letters, not a word spelled out.
-        if gap.contains(&b',') && gap.iter().any(|&b| is_space(b)) {
-            return None;
-        }
         for &b in gap {
             if !is_separator(b) {
                 return None;
@@ -496,6 +546,10 @@ impl GapKey {
             };
             *key.bytes.get_mut(key.len)? = b;
             key.len += 1;
+        }
+        // `A, B, C` is a list of letters, not a word spelled out.
+        if gap.contains(&b',') && gap.iter().any(|&b| is_space(b)) {
+            return None;
         }
         (key.len > 0).then_some(key)
     }
@@ -941,40 +995,27 @@ fn next_to_separator(bytes: &[u8], start: usize, end: usize) -> bool {
 /// A one-letter token has a separator (or an end) on each side. Eight bytes
 /// at a time, a position is looked at only if the byte before is a separator
 /// or punctuation and the byte after is too, or the byte starts a non-ASCII
-/// character: in prose, that is a few positions a line.
+/// character: in prose, that is a few positions a line. Each byte is
+/// classified once: the masks of the bytes before and after a block are
+/// shifted from the mask of the bytes after the previous block.
 fn single_letters(input: &str, mut f: impl FnMut(usize, usize, Token)) {
     let bytes = input.as_bytes();
-    let exact = |p: usize| -> Option<(usize, usize, Token)> {
-        if p > 0 && !bytes.get(p - 1).is_some_and(|&b| is_separator(b)) {
-            return None;
-        }
-        let c = input.get(p..)?.chars().next()?;
-        let mut end = p + c.len_utf8();
-        if !c.is_ascii() {
-            end = marks_end(input, p, end);
-        }
-        if !bytes.get(end).map_or(true, |&b| is_separator(b)) {
-            return None;
-        }
-        let token = if c.is_ascii() {
-            c.is_ascii_alphabetic().then_some(Token::Letter)
-        } else {
-            single_token(input.get(p..end)?)
-        };
-        token.map(|t| (p, end, t))
-    };
+    let exact = |p: usize| one_letter_at(input, p);
+    // Every separator, and some other punctuation (`{`, `}`, DEL).
     let separator_like =
-        |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::eq(x, b'|') | swar::eq(x, b'~');
+        |x: u64| swar::below(x, 0x30) | swar::eq(x, b'_') | swar::between(x, b'{', 0x7F);
     if let Some((start, end, t)) = exact(0) {
         f(start, end, t);
     }
     let mut i = 1;
-    while let (Some(before), Some(x), Some(after)) = (
-        swar::load(bytes, i - 1),
-        swar::load(bytes, i),
-        swar::load(bytes, i + 1),
-    ) {
-        let mut candidates = separator_like(before) & (separator_like(after) | swar::lead(x));
+    // The mask of the eight bytes from `i - 7`: bytes `i - 1` and `i` are
+    // its two last ones.
+    let mut after_before = swar::load(bytes, 0).map_or(0, |x| separator_like(x) << 48);
+    while let (Some(x), Some(next)) = (swar::load(bytes, i), swar::load(bytes, i + 1)) {
+        let after = separator_like(next);
+        let before = after_before >> 48 | after << 16;
+        after_before = after;
+        let mut candidates = before & (after | swar::lead(x));
         while candidates != 0 {
             if let Some((start, end, t)) = exact(i + swar::first(candidates)) {
                 f(start, end, t);
@@ -988,6 +1029,29 @@ fn single_letters(input: &str, mut f: impl FnMut(usize, usize, Token)) {
             f(start, end, t);
         }
     }
+}
+
+/// The one-letter token that starts at byte `p`, if there is one: what
+/// [`single_letters`] looks for, at one position.
+fn one_letter_at(input: &str, p: usize) -> Option<(usize, usize, Token)> {
+    let bytes = input.as_bytes();
+    if p > 0 && !bytes.get(p - 1).is_some_and(|&b| is_separator(b)) {
+        return None;
+    }
+    let c = input.get(p..)?.chars().next()?;
+    let mut end = p + c.len_utf8();
+    if !c.is_ascii() {
+        end = marks_end(input, p, end);
+    }
+    if !bytes.get(end).map_or(true, |&b| is_separator(b)) {
+        return None;
+    }
+    let token = if c.is_ascii() {
+        c.is_ascii_alphabetic().then_some(Token::Letter)
+    } else {
+        single_token(input.get(p..end)?)
+    };
+    token.map(|t| (p, end, t))
 }
 
 /// Writes the text before a run and the run joined, if it has three letters or more.
@@ -1283,5 +1347,54 @@ mod tests {
     fn unicode_whitespace_collapses_to_one_space() {
         let (v, _) = view("ab\u{3000}cd\u{2028}\u{2029}ef\u{A0}\u{A0}gh\u{2003}ij\u{85}");
         assert_eq!(v, "ab cd ef gh ij");
+    }
+
+    #[test]
+    fn ascii_runs_change_nothing() {
+        for text in crate::normalize::varied_texts() {
+            let (mut a, mut b) = (Findings::default(), Findings::default());
+            let fast = nfkc::<true>(&text, &mut a);
+            let plain = nfkc::<false>(&text, &mut b);
+            assert_eq!((fast.as_ref(), a), (plain.as_ref(), b), "{text:?}");
+            let (mut x, mut y) = (String::new(), String::new());
+            let fast = shape::<true>(&text, &mut x, &mut a);
+            let plain = shape::<false>(&text, &mut y, &mut b);
+            assert_eq!((x, fast, a), (y, plain, b), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn one_letter_tokens_are_those_of_a_look_at_every_position() {
+        for text in crate::normalize::varied_texts() {
+            let mut found = Vec::new();
+            single_letters(&text, |start, end, t| found.push((start, end, t)));
+            let every: Vec<_> = (0..text.len())
+                .filter_map(|p| one_letter_at(&text, p))
+                .collect();
+            assert_eq!(found, every, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn gap_keys_do_not_depend_on_the_order_of_the_tests() {
+        // The order before the byte loop came first.
+        let reference = |gap: &[u8]| {
+            if gap.contains(&b',') && gap.iter().any(|&b| is_space(b)) {
+                None
+            } else {
+                GapKey::of(gap)
+            }
+        };
+        let alphabet = b" \n\t.,-_*/|+~ax";
+        let mut gap = Vec::new();
+        for n in 0..200_000usize {
+            gap.clear();
+            let mut k = n;
+            while k > 0 {
+                gap.extend(alphabet.get(k % alphabet.len()));
+                k /= alphabet.len();
+            }
+            assert_eq!(GapKey::of(&gap), reference(&gap), "{gap:?}");
+        }
     }
 }
