@@ -101,9 +101,9 @@ const SYMBOL: [u8; 256] = {
 /// ([`CharLm::feed`]).
 #[derive(Debug, Clone)]
 pub(crate) struct LmRun {
-    /// The last two symbols (0: none, or not modelled).
-    a: u8,
-    b: u8,
+    /// The last two symbols, the newest in the low byte (0: none, or not
+    /// modelled).
+    ab: u32,
     /// Trigrams costed, their total cost, that of the last [`WINDOW`] of
     /// them (`ring`) and the highest such.
     n: usize,
@@ -116,8 +116,7 @@ pub(crate) struct LmRun {
 impl LmRun {
     pub(crate) const fn new() -> LmRun {
         LmRun {
-            a: 0,
-            b: 0,
+            ab: 0,
             n: 0,
             sum: 0,
             win: 0,
@@ -333,8 +332,7 @@ impl CharLm {
     #[inline(never)]
     pub(crate) fn feed(&self, run: &mut LmRun, bytes: &[u8]) {
         let LmRun {
-            mut a,
-            mut b,
+            mut ab,
             mut n,
             mut sum,
             mut win,
@@ -342,9 +340,12 @@ impl CharLm {
             ref mut ring,
         } = *run;
         for &raw in bytes {
-            let c = SYMBOL[usize::from(raw)];
-            if a != 0 && b != 0 && c != 0 {
-                let x = self.packed_cost(u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c));
+            // The last three symbols packed as [`CharLm::packed_cost`] reads
+            // them: one shift per byte rather than three to repack.
+            let abc = ab << 8 | u32::from(SYMBOL[usize::from(raw)]);
+            ab = abc & 0xffff;
+            if abc & 0xff_0000 != 0 && abc & 0xff00 != 0 && abc & 0xff != 0 {
+                let x = self.packed_cost(abc);
                 let slot = n & (WINDOW - 1);
                 win = win + x - ring[slot];
                 ring[slot] = x;
@@ -355,10 +356,8 @@ impl CharLm {
                 // and the worst is read only once there was a full window.
                 worst = worst.max(win);
             }
-            a = b;
-            b = c;
         }
-        (run.a, run.b, run.n, run.sum, run.win, run.worst) = (a, b, n, sum, win, worst);
+        (run.ab, run.n, run.sum, run.win, run.worst) = (ab, n, sum, win, worst);
     }
 
     /// The first, `Option`-based form of [`CharLm::perplexity`], kept to test it against.

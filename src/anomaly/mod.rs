@@ -308,7 +308,7 @@ impl Features {
     /// only the `invisible`, `folded` and `hidden` counts read them). `lm` is
     /// the language model of the perplexity features (0 without one).
     pub fn compute(view: &str, findings: &Findings, lm: Option<&CharLm>) -> Features {
-        Features::from_scan(&model::scan(view, &mut |_| {}, lm), findings)
+        Features::from_scan(&model::scan(view, model::Emit(|_| {}), lm).0, findings)
     }
 
     /// The features from one [`model::scan`] of a view (with its perplexity).

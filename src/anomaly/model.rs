@@ -143,19 +143,24 @@ pub(crate) struct Scan {
 /// character n-grams. (The order and values of the buckets are part of the
 /// model format: `train` uses this too.)
 #[inline]
-pub fn hashed(view: &str, mut emit: impl FnMut(usize)) -> usize {
-    scan(view, &mut emit, None).n
+pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
+    scan(view, Emit(emit), None).0.n
 }
 
-/// Where [`scan`] sends the bucket of every hashed n-gram.
+/// Where [`scan`] sends the bucket of every hashed n-gram. The loops take
+/// a sink by value and give it back, so that a sum of weights stays in a
+/// register rather than being stored at every n-gram.
 pub(crate) trait Sink {
     fn emit(&mut self, bucket: usize);
 }
 
-impl<F: FnMut(usize)> Sink for F {
+/// A function as a [`Sink`].
+pub(crate) struct Emit<F>(pub F);
+
+impl<F: FnMut(usize)> Sink for Emit<F> {
     #[inline(always)]
     fn emit(&mut self, bucket: usize) {
-        self(bucket);
+        (self.0)(bucket);
     }
 }
 
@@ -187,12 +192,12 @@ impl Sink for WeightSum<'_> {
 /// compiles away. The kinds of n-grams come one after the other rather
 /// than interleaved: no caller reads the order (training sorts the buckets).
 #[inline]
-pub(crate) fn scan(view: &str, sink: &mut impl Sink, lm: Option<&CharLm>) -> Scan {
+pub(crate) fn scan<S: Sink>(view: &str, mut sink: S, lm: Option<&CharLm>) -> (Scan, S) {
     let mut st = ScanState::new();
     let bytes = view.as_bytes();
     if view.is_ascii() {
         // An ASCII word cannot mix scripts: they are not tracked.
-        st.ascii::<false>(bytes, 0, sink, lm);
+        sink = st.ascii::<false, S>(bytes, 0, sink, lm);
     } else {
         let mut cache = super::take_class_cache();
         let mut chunk = Chunk::new();
@@ -205,16 +210,19 @@ pub(crate) fn scan(view: &str, sink: &mut impl Sink, lm: Option<&CharLm>) -> Sca
                 mixed_stretch(bytes, ascii)
             };
             let after = bytes.get(end).copied().unwrap_or(0);
-            match view.get(at..end) {
-                Some(piece) if end == ascii => st.ascii::<true>(piece.as_bytes(), after, sink, lm),
+            sink = match view.get(at..end) {
+                Some(piece) if end == ascii => {
+                    st.ascii::<true, S>(piece.as_bytes(), after, sink, lm)
+                }
                 Some(piece) => st.decoded(piece, after, &mut chunk, &mut cache, sink, lm),
                 None => break,
-            }
+            };
             at = end;
         }
         super::keep_class_cache(cache);
     }
-    st.finish(sink)
+    let scan = st.finish(&mut sink);
+    (scan, sink)
 }
 
 /// ASCII bytes in a row from which a view that is not all ASCII is read
@@ -298,33 +306,33 @@ impl ScanState {
     /// Reads ASCII bytes (all of a view, or a run of one that is not all
     /// ASCII, whose words' scripts are tracked when `SCRIPTS`); `after` is
     /// the byte of the view after them (0 at its end).
-    fn ascii<const SCRIPTS: bool>(
+    fn ascii<const SCRIPTS: bool, S: Sink>(
         &mut self,
         bytes: &[u8],
         after: u8,
-        sink: &mut impl Sink,
+        mut sink: S,
         lm: Option<&CharLm>,
-    ) {
+    ) -> S {
         const LATIN: u8 = super::Script::Latin.code();
-        self.trigrams::<true>(bytes, sink);
+        sink = self.trigrams::<true, S>(bytes, sink);
         if let Some(lm) = lm {
             lm.feed(&mut self.lm, bytes);
         }
         let class = |_: usize, b: u8| (ASCII_CLASS[usize::from(b & 0x7f)], u32::from(b), LATIN);
-        self.words.feed::<SCRIPTS>(bytes, class, after, sink);
+        self.words.feed::<SCRIPTS, S>(bytes, class, after, sink)
     }
 
     /// Reads a piece of a view that is not all ASCII, decoded [`CHUNK`]
     /// characters at a time; `after` is the byte of the view after it.
-    fn decoded(
+    fn decoded<S: Sink>(
         &mut self,
         piece: &str,
         after: u8,
         chunk: &mut Chunk,
         cache: &mut ClassCache,
-        sink: &mut impl Sink,
+        mut sink: S,
         lm: Option<&CharLm>,
-    ) {
+    ) -> S {
         let mut chars = piece.chars();
         loop {
             let n = chunk.fill(&mut chars, cache, &mut self.tally);
@@ -334,14 +342,15 @@ impl ScanState {
             let syms = &chunk.syms[..n];
             let (flags, scripts, codes) =
                 (&chunk.flags[..n], &chunk.scripts[..n], &chunk.codes[..n]);
-            self.trigrams::<false>(syms, sink);
+            sink = self.trigrams::<false, S>(syms, sink);
             if let Some(lm) = lm {
                 lm.feed(&mut self.lm, syms);
             }
             let next = chars.as_str().as_bytes().first().copied().unwrap_or(after);
             let class = |i: usize, _: u8| (flags[i], codes[i], scripts[i]);
-            self.words.feed::<true>(syms, class, next, sink);
+            sink = self.words.feed::<true, S>(syms, class, next, sink);
         }
+        sink
     }
 
     /// The character 3-grams ending in `syms` and, when `COUNT` (a view
@@ -350,7 +359,7 @@ impl ScanState {
     /// themselves, not shifted through a register: no chain of
     /// dependencies from one symbol to the next.
     #[inline(never)]
-    fn trigrams<const COUNT: bool>(&mut self, syms: &[u8], sink: &mut impl Sink) {
+    fn trigrams<const COUNT: bool, S: Sink>(&mut self, syms: &[u8], mut sink: S) -> S {
         let counts = &mut self.tally.counts;
         // The first two end 3-grams that begin before them (if any).
         let mut tail = self.tail;
@@ -374,6 +383,7 @@ impl ScanState {
             self.tail = (self.tail << 8 | u32::from(s)) & 0xffff;
         }
         self.seen += syms.len();
+        sink
     }
 
     /// The counts of the whole view, once the word it ends in is emitted.
@@ -530,13 +540,13 @@ impl Words {
     /// arm, so a run is measured where it ends rather than counted
     /// character by character.
     #[inline(never)]
-    fn feed<const SCRIPTS: bool>(
+    fn feed<const SCRIPTS: bool, S: Sink>(
         &mut self,
         syms: &[u8],
         class: impl Fn(usize, u8) -> (u8, u32, u8),
         after: u8,
-        sink: &mut impl Sink,
-    ) {
+        mut sink: S,
+    ) -> S {
         let (mut letters, mut lseen, mut h, mut in_word) =
             (self.letters, self.lseen, self.h, self.in_word);
         for (i, &s) in syms.iter().enumerate() {
@@ -549,7 +559,7 @@ impl Words {
                 }
             }
             if f & ALNUM != 0 {
-                push_letter(LETTER[usize::from(s)], &mut letters, &mut lseen, sink);
+                push_letter(LETTER[usize::from(s)], &mut letters, &mut lseen, &mut sink);
                 in_word = true;
                 h = (h ^ u64::from(c)).wrapping_mul(FNV);
             } else {
@@ -564,11 +574,11 @@ impl Words {
                             .map_or(after, |&x| x)
                             .is_ascii_alphanumeric())
                 {
-                    push_letter(leet, &mut letters, &mut lseen, sink);
+                    push_letter(leet, &mut letters, &mut lseen, &mut sink);
                 }
                 if in_word {
                     in_word = false;
-                    self.end_word(h, sink);
+                    self.end_word(h, &mut sink);
                     h = WORD_BASIS;
                 }
                 self.end_run(self.pos + i, f & SPACE != 0);
@@ -576,6 +586,7 @@ impl Words {
         }
         (self.letters, self.lseen, self.h, self.in_word) = (letters, lseen, h, in_word);
         self.pos += syms.len();
+        sink
     }
 
     /// Ends the word of hash `h`: its n-grams, and whether it was seen before.
@@ -906,11 +917,11 @@ impl Model {
     /// normalization) and the probability that it is an attack, reading it
     /// once for the n-grams and the counts, and once for the language model.
     pub fn score(&self, view: &str, findings: &Findings) -> (f32, Features) {
-        let mut sink = WeightSum {
+        let sink = WeightSum {
             weights: &self.weights,
             sum: 0,
         };
-        let s = scan(view, &mut sink, Some(&self.lm));
+        let (s, sink) = scan(view, sink, Some(&self.lm));
         let f = Features::from_scan(&s, findings);
         (self.combine(sink.sum, s.n, &f), f)
     }
@@ -977,7 +988,7 @@ mod tests {
             let h = word.chars().fold(0x1234_5678_9abc_def1u64, |h, c| {
                 (h ^ u64::from(u32::from(c))).wrapping_mul(FNV)
             });
-            word_grams(h, &mut prev, &mut emit);
+            word_grams(h, &mut prev, &mut Emit(&mut emit));
             n += 2;
         }
         n
