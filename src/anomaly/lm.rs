@@ -97,6 +97,50 @@ const SYMBOL: [u8; 256] = {
     t
 };
 
+/// The running sums of [`CharLm::perplexity`], for a text read in pieces
+/// ([`CharLm::feed`]).
+#[derive(Debug, Clone)]
+pub(crate) struct LmRun {
+    /// The last two symbols, the newest in the low byte (0: none, or not
+    /// modelled).
+    ab: u32,
+    /// Trigrams costed, their total cost, that of the last [`WINDOW`] of
+    /// them (`ring`) and the highest such.
+    n: usize,
+    sum: u64,
+    win: u32,
+    worst: u32,
+    ring: [u32; WINDOW],
+}
+
+impl LmRun {
+    pub(crate) const fn new() -> LmRun {
+        LmRun {
+            ab: 0,
+            n: 0,
+            sum: 0,
+            win: 0,
+            worst: 0,
+            ring: [0; WINDOW],
+        }
+    }
+
+    /// The mean and the worst window of what was read.
+    pub(crate) fn finish(&self) -> Perplexity {
+        let n = self.n;
+        if n == 0 {
+            return Perplexity::default();
+        }
+        let mean = self.sum as f32 / n as f32 / COST_UNIT;
+        let window_max = if n < WINDOW {
+            mean
+        } else {
+            self.worst as f32 / WINDOW as f32 / COST_UNIT
+        };
+        Perplexity { mean, window_max }
+    }
+}
+
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (the tables of a model file).
@@ -243,8 +287,8 @@ impl CharLm {
         }
     }
 
-    /// Cost of `c` after `a b`, in 1/`COST_UNIT` bit.
-    #[inline]
+    /// Cost of `c` after `a b`, in 1/`COST_UNIT` bit (the reference's form).
+    #[cfg(test)]
     fn cost(&self, a: u8, b: u8, c: u8) -> u32 {
         let t = self.tri[tri_index(a, b, c) & TRI_MASK];
         if t != 0 {
@@ -256,38 +300,64 @@ impl CharLm {
         }
     }
 
+    /// Cost of the trigram `abc` packed as `a << 16 | b << 8 | c`, in
+    /// 1/`COST_UNIT` bit: [`tri_index`] and [`bi_index`] read these very
+    /// bits, so the symbols need not be unpacked.
+    #[inline(always)]
+    fn packed_cost(&self, abc: u32) -> u32 {
+        let t = self.tri[(abc.wrapping_mul(0x9E37_79B1) >> (32 - TRI_BITS)) as usize & TRI_MASK];
+        if t != 0 {
+            return u32::from(t);
+        }
+        let bc = abc & 0xffff;
+        match self.bi[(bc.wrapping_mul(0x85EB_CA6B) >> (32 - BI_BITS)) as usize & BI_MASK] {
+            0 => (UNSEEN_BITS * COST_UNIT) as u32,
+            q => u32::from(q) + (BACKOFF_BITS * COST_UNIT) as u32,
+        }
+    }
+
     /// Mean and worst-window cost of `text` (a normalized view). Linear, no allocation.
     pub fn perplexity(&self, text: &str) -> Perplexity {
-        let mut ring = [0u32; WINDOW];
-        let (mut n, mut sum, mut win, mut worst) = (0usize, 0u64, 0u32, 0u32);
-        // The last two symbols, 0 when absent (no symbol is 0).
-        let (mut a, mut b) = (0u8, 0u8);
-        for &raw in text.as_bytes() {
-            let c = SYMBOL[usize::from(raw)];
-            if a != 0 && b != 0 && c != 0 {
-                let x = self.cost(a, b, c);
+        let mut run = LmRun::new();
+        self.feed(&mut run, text.as_bytes());
+        run.finish()
+    }
+
+    /// Reads the next bytes of a text into `run`. A byte of a character
+    /// outside ASCII is not modelled and breaks the context, so the scan
+    /// can feed a text that is not all ASCII one byte per character (the
+    /// symbol `0x80` for those outside ASCII) and get what the text's bytes
+    /// give: either way a trigram is counted exactly where three ASCII
+    /// characters that are modelled follow one another.
+    #[inline(never)]
+    pub(crate) fn feed(&self, run: &mut LmRun, bytes: &[u8]) {
+        let LmRun {
+            mut ab,
+            mut n,
+            mut sum,
+            mut win,
+            mut worst,
+            ref mut ring,
+        } = *run;
+        for &raw in bytes {
+            // The last three symbols packed as [`CharLm::packed_cost`] reads
+            // them: one shift per byte rather than three to repack.
+            let abc = ab << 8 | u32::from(SYMBOL[usize::from(raw)]);
+            ab = abc & 0xffff;
+            if abc & 0xff_0000 != 0 && abc & 0xff00 != 0 && abc & 0xff != 0 {
+                let x = self.packed_cost(abc);
                 let slot = n & (WINDOW - 1);
                 win = win + x - ring[slot];
                 ring[slot] = x;
                 n += 1;
                 sum += u64::from(x);
-                if n >= WINDOW {
-                    worst = worst.max(win);
-                }
+                // Also before the first full window: a partial window's sum
+                // is at most the first full one's (costs are not negative),
+                // and the worst is read only once there was a full window.
+                worst = worst.max(win);
             }
-            a = b;
-            b = c;
         }
-        if n == 0 {
-            return Perplexity::default();
-        }
-        let mean = sum as f32 / n as f32 / COST_UNIT;
-        let window_max = if n < WINDOW {
-            mean
-        } else {
-            worst as f32 / WINDOW as f32 / COST_UNIT
-        };
-        Perplexity { mean, window_max }
+        (run.ab, run.n, run.sum, run.win, run.worst) = (ab, n, sum, win, worst);
     }
 
     /// The first, `Option`-based form of [`CharLm::perplexity`], kept to test it against.

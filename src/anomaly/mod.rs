@@ -308,13 +308,11 @@ impl Features {
     /// only the `invisible`, `folded` and `hidden` counts read them). `lm` is
     /// the language model of the perplexity features (0 without one).
     pub fn compute(view: &str, findings: &Findings, lm: Option<&CharLm>) -> Features {
-        let s = model::scan(view, |_| {});
-        let ppl = lm.map(|m| m.perplexity(view)).unwrap_or_default();
-        Features::from_scan(&s, findings, ppl)
+        Features::from_scan(&model::scan(view, model::Emit(|_| {}), lm).0, findings)
     }
 
-    /// The features from one [`model::scan`] of a view and its perplexity.
-    pub(crate) fn from_scan(s: &model::Scan, findings: &Findings, ppl: lm::Perplexity) -> Features {
+    /// The features from one [`model::scan`] of a view (with its perplexity).
+    pub(crate) fn from_scan(s: &model::Scan, findings: &Findings) -> Features {
         Features::assemble(
             [
                 s.chars,
@@ -327,7 +325,7 @@ impl Features {
             entropy(&s.counts, s.chars),
             [s.vwords, s.repeats, s.longest],
             findings,
-            ppl,
+            s.ppl,
         )
     }
 

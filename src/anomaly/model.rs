@@ -14,7 +14,7 @@
 //! n-grams and counts what the features need ([`Model::score`]): no
 //! allocation per n-gram.
 
-use super::lm::{b64_decode, b64_encode, CharLm, LmSpec};
+use super::lm::{b64_decode, b64_encode, CharLm, LmRun, LmSpec, Perplexity};
 use super::{
     ClassCache, Features, ALNUM, ALPHA, ASCII_CLASS, DIGIT, FEATURE_NAMES, MODEL_FEATURES,
     N_MODEL_FEATURES, PUNCT, SPACE,
@@ -94,9 +94,9 @@ fn finish(h: u64) -> usize {
 const FNV: u64 = 0x0000_0100_0000_01b3;
 
 #[inline]
-fn word_grams<F: FnMut(usize)>(h: u64, prev: &mut u64, emit: &mut F) {
-    emit(finish(h ^ 0x0001));
-    emit(finish(
+fn word_grams(h: u64, prev: &mut u64, sink: &mut impl Sink) {
+    sink.emit(finish(h ^ 0x0001));
+    sink.emit(finish(
         prev.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ h ^ 0x0002,
     ));
     *prev = h;
@@ -123,6 +123,8 @@ pub(crate) struct Scan {
     pub longest: usize,
     /// Characters by slot: ASCII by value, others hashed into 128..256.
     pub counts: [u32; 256],
+    /// Of the language model given to [`scan`] (zero without one).
+    pub ppl: Perplexity,
 }
 
 /// Calls `emit` with the bucket of every hashed n-gram of `view`; returns how many.
@@ -142,157 +144,509 @@ pub(crate) struct Scan {
 /// model format: `train` uses this too.)
 #[inline]
 pub fn hashed(view: &str, emit: impl FnMut(usize)) -> usize {
-    scan(view, emit).n
+    scan(view, Emit(emit), None).0.n
 }
 
-/// The one pass behind [`hashed`] and [`Features::compute`]: the n-grams
-/// and the counts together, so that scoring a view reads it once. ASCII
-/// bytes take a table lookup and no branch on their class (whitespace runs,
-/// counts); other characters are decoded by hand (their lead byte gives
-/// the width) and classified through the thread's [`ClassCache`], which
-/// keeps what earlier requests looked up. With an `emit` that does nothing,
-/// the hashing compiles away.
+/// Where [`scan`] sends the bucket of every hashed n-gram. The loops take
+/// a sink by value and give it back, so that a sum of weights stays in a
+/// register rather than being stored at every n-gram.
+pub(crate) trait Sink {
+    fn emit(&mut self, bucket: usize);
+}
+
+/// A function as a [`Sink`].
+pub(crate) struct Emit<F>(pub F);
+
+impl<F: FnMut(usize)> Sink for Emit<F> {
+    #[inline(always)]
+    fn emit(&mut self, bucket: usize) {
+        (self.0)(bucket);
+    }
+}
+
+/// The sum of the weights of the buckets: what scoring needs.
+struct WeightSum<'a> {
+    weights: &'a [i8; 1 << BUCKET_BITS],
+    sum: i32,
+}
+
+impl Sink for WeightSum<'_> {
+    #[inline(always)]
+    fn emit(&mut self, bucket: usize) {
+        self.sum += i32::from(self.weights[bucket & BUCKET_MASK]);
+    }
+}
+
+/// The pass behind [`hashed`] and [`Features::compute`]: the n-grams, the
+/// counts the features are made of and, with a language model, the
+/// perplexity, without allocating. Three loops over the view's symbols,
+/// each with few enough live values to keep them in registers (one loop
+/// for all spilled its counters to the stack): the character 3-grams with
+/// the histogram, the language model ([`CharLm::feed`]), neither of them
+/// branching on a character's class, and the letters and words, which
+/// branch at every word edge ([`Words::feed`]). A view that is all ASCII
+/// is its own symbol stream; any other is decoded [`CHUNK`] characters at
+/// a time onto the stack ([`Chunk::fill`]), each character outside ASCII
+/// classified through the thread's [`ClassCache`] (which keeps what earlier
+/// requests looked up). With a `sink` that does nothing, the hashing
+/// compiles away. The kinds of n-grams come one after the other rather
+/// than interleaved: no caller reads the order (training sorts the buckets).
 #[inline]
-pub(crate) fn scan(view: &str, emit: impl FnMut(usize)) -> Scan {
-    let mut cache = super::take_class_cache();
-    let s = scan_with(view, emit, &mut cache);
-    super::keep_class_cache(cache);
-    s
+pub(crate) fn scan<S: Sink>(view: &str, mut sink: S, lm: Option<&CharLm>) -> (Scan, S) {
+    let mut st = ScanState::new();
+    let bytes = view.as_bytes();
+    if view.is_ascii() {
+        // An ASCII word cannot mix scripts: they are not tracked.
+        sink = st.ascii::<false, S>(bytes, 0, sink, lm);
+    } else {
+        let mut cache = super::take_class_cache();
+        let mut chunk = Chunk::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let ascii = ascii_run(bytes, at);
+            let end = if ascii - at >= LONG_ASCII {
+                ascii
+            } else {
+                mixed_stretch(bytes, ascii)
+            };
+            let after = bytes.get(end).copied().unwrap_or(0);
+            sink = match view.get(at..end) {
+                Some(piece) if end == ascii => {
+                    st.ascii::<true, S>(piece.as_bytes(), after, sink, lm)
+                }
+                Some(piece) => st.decoded(piece, after, &mut chunk, &mut cache, sink, lm),
+                None => break,
+            };
+            at = end;
+        }
+        super::keep_class_cache(cache);
+    }
+    let scan = st.finish(&mut sink);
+    (scan, sink)
 }
 
-/// [`scan`] with a given cache.
-#[inline(always)]
-fn scan_with(view: &str, mut emit: impl FnMut(usize), cache: &mut ClassCache) -> Scan {
-    const M3: u64 = 0xff_ffff;
-    const LATIN: u8 = super::Script::Latin.code();
-    let bytes = view.as_bytes();
-    let ascii = view.is_ascii();
-    // Counters in locals, not in the returned struct: its histogram would
-    // keep them in memory, one store-to-load chain per byte each.
-    let mut counts = [0u32; 256];
-    let (mut chars, mut symbols, mut digits, mut non_letters) = (0, 0, 0, 0);
-    let (mut vwords, mut repeats, mut longest, mut run) = (0, 0, 0usize, 0usize);
-    // The last three symbols of the view and the last four letters, the
-    // newest in the low byte, with how many were seen.
-    let (mut win, mut seen) = (0u64, 0usize);
-    let (mut letters, mut lseen) = (0u64, 0usize);
-    let mut prev: u64 = 0x5bd1_e995;
-    let mut h: u64 = WORD_BASIS;
-    let mut in_word = false;
-    let mut words_seen = [0u64; 64];
-    // Script mixing inside words of letters (views with non-ASCII only).
-    let mut script_word = ScriptWord::default();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        // ASCII: only the histogram here, its classes are summed at the end.
-        let (c, sym, f, script, width) = if b < 0x80 {
-            counts[usize::from(b)] += 1;
-            (u32::from(b), b, ASCII_CLASS[usize::from(b)], LATIN, 1)
-        } else {
-            // A lead byte: `view` is UTF-8 and `i` a character boundary.
-            let width = if b < 0xE0 {
-                2
-            } else if b < 0xF0 {
-                3
-            } else {
-                4
-            };
-            let cont = |k: usize| bytes.get(i + k).map_or(0, |x| u32::from(x & 0x3f));
-            let c = match width {
-                2 => (u32::from(b) & 0x1f) << 6 | cont(1),
-                3 => (u32::from(b) & 0x0f) << 12 | cont(1) << 6 | cont(2),
-                _ => (u32::from(b) & 0x07) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3),
-            };
-            let (f, script) = cache.class(c);
-            // Slots 128..256, by a hash of the character.
-            let slot = 0x80 | (c.wrapping_mul(0x9E37_79B1) >> 25) as usize;
-            counts[slot & 0xff] += 1;
-            chars += 1;
+/// ASCII bytes in a row from which a view that is not all ASCII is read
+/// as ASCII (the fast path) rather than decoded: fewer cost more in the
+/// calls from one piece to the next than decoding them does.
+const LONG_ASCII: usize = 64;
+
+/// Where the run of ASCII bytes at `at` ends (the next byte outside ASCII,
+/// or the end), eight bytes at a time.
+fn ascii_run(bytes: &[u8], at: usize) -> usize {
+    let rest = bytes.get(at..).unwrap_or_default();
+    let mut words = rest.chunks_exact(8);
+    let mut n = 0;
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if w & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n += rest
+        .get(n..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| b.is_ascii())
+        .count();
+    at + n
+}
+
+/// Where the stretch that starts with a character outside ASCII at `at`
+/// ends: at the next run of [`LONG_ASCII`] ASCII bytes, or the end.
+fn mixed_stretch(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() {
+        // Past the characters outside ASCII (their bytes are not ASCII either).
+        at += bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| !b.is_ascii())
+            .count();
+        let ascii = ascii_run(bytes, at);
+        if ascii - at >= LONG_ASCII {
+            return at;
+        }
+        at = ascii;
+    }
+    bytes.len()
+}
+
+/// Characters decoded at a time from a view that is not all ASCII.
+const CHUNK: usize = 256;
+
+/// What [`scan`] carries from one piece of a view to the next.
+struct ScanState {
+    tally: Tally,
+    /// The last two symbols, the newest in the low byte, and how many
+    /// symbols came before (the character 3-grams).
+    tail: u32,
+    seen: usize,
+    lm: LmRun,
+    words: Words,
+}
+
+impl ScanState {
+    fn new() -> ScanState {
+        ScanState {
+            tally: Tally {
+                counts: [0; 256],
+                chars: 0,
+                symbols: 0,
+                digits: 0,
+                non_letters: 0,
+            },
+            tail: 0,
+            seen: 0,
+            lm: LmRun::new(),
+            words: Words::new(),
+        }
+    }
+
+    /// Reads ASCII bytes (all of a view, or a run of one that is not all
+    /// ASCII, whose words' scripts are tracked when `SCRIPTS`); `after` is
+    /// the byte of the view after them (0 at its end).
+    fn ascii<const SCRIPTS: bool, S: Sink>(
+        &mut self,
+        bytes: &[u8],
+        after: u8,
+        mut sink: S,
+        lm: Option<&CharLm>,
+    ) -> S {
+        const LATIN: u8 = super::Script::Latin.code();
+        sink = self.trigrams::<true, S>(bytes, sink);
+        if let Some(lm) = lm {
+            lm.feed(&mut self.lm, bytes);
+        }
+        let class = |_: usize, b: u8| (ASCII_CLASS[usize::from(b & 0x7f)], u32::from(b), LATIN);
+        self.words.feed::<SCRIPTS, S>(bytes, class, after, sink)
+    }
+
+    /// Reads a piece of a view that is not all ASCII, decoded [`CHUNK`]
+    /// characters at a time; `after` is the byte of the view after it.
+    fn decoded<S: Sink>(
+        &mut self,
+        piece: &str,
+        after: u8,
+        chunk: &mut Chunk,
+        cache: &mut ClassCache,
+        mut sink: S,
+        lm: Option<&CharLm>,
+    ) -> S {
+        let mut chars = piece.chars();
+        loop {
+            let n = chunk.fill(&mut chars, cache, &mut self.tally);
+            if n == 0 {
+                break;
+            }
+            let syms = &chunk.syms[..n];
+            let (flags, scripts, codes) =
+                (&chunk.flags[..n], &chunk.scripts[..n], &chunk.codes[..n]);
+            sink = self.trigrams::<false, S>(syms, sink);
+            if let Some(lm) = lm {
+                lm.feed(&mut self.lm, syms);
+            }
+            let next = chars.as_str().as_bytes().first().copied().unwrap_or(after);
+            let class = |i: usize, _: u8| (flags[i], codes[i], scripts[i]);
+            sink = self.words.feed::<true, S>(syms, class, next, sink);
+        }
+        sink
+    }
+
+    /// The character 3-grams ending in `syms` and, when `COUNT` (a view
+    /// that is all ASCII: [`Chunk::fill`] counts the others), the
+    /// histogram of its bytes. Each 3-gram is read from the symbols
+    /// themselves, not shifted through a register: no chain of
+    /// dependencies from one symbol to the next.
+    #[inline(never)]
+    fn trigrams<const COUNT: bool, S: Sink>(&mut self, syms: &[u8], mut sink: S) -> S {
+        let counts = &mut self.tally.counts;
+        // The first two end 3-grams that begin before them (if any).
+        let mut tail = self.tail;
+        for (k, &s) in syms.iter().take(2).enumerate() {
+            tail = (tail << 8 | u32::from(s)) & 0xff_ffff;
+            if self.seen + k >= 2 {
+                sink.emit(finish_tagged(tail, TRIGRAM));
+            }
+            if COUNT {
+                counts[usize::from(s)] += 1;
+            }
+        }
+        for w in syms.windows(3) {
+            let abc = u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]);
+            sink.emit(finish_tagged(abc, TRIGRAM));
+            if COUNT {
+                counts[usize::from(w[2])] += 1;
+            }
+        }
+        for &s in &syms[syms.len().saturating_sub(2)..] {
+            self.tail = (self.tail << 8 | u32::from(s)) & 0xffff;
+        }
+        self.seen += syms.len();
+        sink
+    }
+
+    /// The counts of the whole view, once the word it ends in is emitted.
+    fn finish(mut self, sink: &mut impl Sink) -> Scan {
+        let words = &mut self.words;
+        if words.in_word {
+            words.end_word(words.h, sink);
+        }
+        // The run the view ends in.
+        let longest = words.longest.max(self.seen - words.start);
+        let mut t = self.tally;
+        words.scripts.end();
+        // Counted here rather than per n-gram: fewer live counters in the loops.
+        let n = self.seen.saturating_sub(2) + words.lseen.saturating_sub(3) + 2 * words.vwords;
+        for (&k, &f) in t.counts.iter().zip(&ASCII_CLASS) {
+            let k = k as usize;
             let other = usize::from(f & (ALPHA | SPACE) == 0);
-            digits += usize::from(f & DIGIT != 0);
-            non_letters += other;
-            symbols += other & usize::from(f & PUNCT != 0);
-            (c, OTHER, f, script, width)
-        };
-        i += width;
-        run = if f & SPACE != 0 { 0 } else { run + 1 };
-        longest = longest.max(run);
-        if !ascii {
-            script_word.step(script, f);
+            t.chars += k;
+            t.digits += k * usize::from(f & DIGIT != 0);
+            t.non_letters += k * other;
+            t.symbols += k * (other & usize::from(f & PUNCT != 0));
         }
-        win = (win << 8 | u64::from(sym)) & M3;
-        seen += 1;
-        if seen >= 3 {
-            emit(finish(win ^ 3 << 56));
+        Scan {
+            n,
+            chars: t.chars,
+            symbols: t.symbols,
+            digits: t.digits,
+            non_letters: t.non_letters,
+            words: words.scripts.words,
+            mixed_words: words.scripts.mixed_words,
+            vwords: words.vwords,
+            repeats: words.repeats,
+            longest,
+            counts: t.counts,
+            ppl: self.lm.finish(),
         }
-        // The letter stream reads leetspeak as the letters it stands for:
-        // digits always, symbols next to a letter or digit (`$3nd`, `+h3`).
-        let leet = LEET[usize::from(sym)];
-        // One branch on the class for both streams: the second one, on the
-        // same condition, cost as much again at word edges.
-        if f & ALNUM != 0 {
-            push_letter(
-                if leet != 0 { leet } else { sym },
-                &mut letters,
-                &mut lseen,
-                &mut emit,
-            );
-            in_word = true;
-            h = (h ^ u64::from(c)).wrapping_mul(FNV);
-        } else {
-            if leet != 0 && (in_word || bytes.get(i).is_some_and(u8::is_ascii_alphanumeric)) {
-                push_letter(leet, &mut letters, &mut lseen, &mut emit);
+    }
+}
+
+/// The character counts: ASCII ones in the histogram alone (their classes
+/// are summed at the end), the others as they are decoded.
+struct Tally {
+    counts: [u32; 256],
+    chars: usize,
+    symbols: usize,
+    digits: usize,
+    non_letters: usize,
+}
+
+/// Up to [`CHUNK`] characters of a view that is not all ASCII: their
+/// symbols (themselves in ASCII, [`OTHER`] outside), classes and code points.
+struct Chunk {
+    syms: [u8; CHUNK],
+    flags: [u8; CHUNK],
+    scripts: [u8; CHUNK],
+    codes: [u32; CHUNK],
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            syms: [0; CHUNK],
+            flags: [0; CHUNK],
+            scripts: [0; CHUNK],
+            codes: [0; CHUNK],
+        }
+    }
+
+    /// Decodes the next characters of `chars` into the chunk, counting them
+    /// into `t`: how many (0 at the end).
+    #[inline(never)]
+    fn fill(
+        &mut self,
+        chars: &mut std::str::Chars,
+        cache: &mut ClassCache,
+        t: &mut Tally,
+    ) -> usize {
+        const LATIN: u8 = super::Script::Latin.code();
+        let mut n = 0;
+        let slots = (self.syms.iter_mut().zip(&mut self.flags))
+            .zip(self.scripts.iter_mut().zip(&mut self.codes));
+        for ((sym, flags), (scripts, code)) in slots {
+            let Some(ch) = chars.next() else { break };
+            let c = u32::from(ch);
+            let (s, f, script) = if c < 0x80 {
+                t.counts[c as usize] += 1;
+                (c as u8, ASCII_CLASS[c as usize], LATIN)
+            } else {
+                let (f, script) = cache.class(c);
+                // Slots 128..256, by a hash of the character.
+                let slot = 0x80 | (c.wrapping_mul(0x9E37_79B1) >> 25) as usize;
+                t.counts[slot & 0xff] += 1;
+                t.chars += 1;
+                let other = usize::from(f & (ALPHA | SPACE) == 0);
+                t.digits += usize::from(f & DIGIT != 0);
+                t.non_letters += other;
+                t.symbols += other & usize::from(f & PUNCT != 0);
+                (OTHER, f, script)
+            };
+            (*sym, *flags, *scripts, *code) = (s, f, script, c);
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The letter stream, the words (runs of alphanumeric characters) and the
+/// runs without whitespace: carried from one piece of a view to the next.
+struct Words {
+    /// The last four letters, the newest in the low byte, and how many were seen.
+    letters: u32,
+    lseen: usize,
+    /// The current word's hash, whether inside one, the previous word's hash.
+    h: u64,
+    in_word: bool,
+    prev: u64,
+    /// Words, those seen before in the text (the set of their hashes).
+    vwords: usize,
+    repeats: usize,
+    seen: [u64; 64],
+    /// Characters read, where the current run without whitespace starts,
+    /// the longest run that ended (in characters).
+    pos: usize,
+    start: usize,
+    longest: usize,
+    /// Words of letters and those mixing scripts (views not all ASCII).
+    scripts: ScriptWord,
+}
+
+impl Words {
+    fn new() -> Words {
+        Words {
+            letters: 0,
+            lseen: 0,
+            h: WORD_BASIS,
+            in_word: false,
+            prev: 0x5bd1_e995,
+            vwords: 0,
+            repeats: 0,
+            seen: [0; 64],
+            pos: 0,
+            start: 0,
+            longest: 0,
+            scripts: ScriptWord::default(),
+        }
+    }
+
+    /// Reads the symbols `syms`, whose classes, code points and scripts
+    /// are `class(i, syms[i])`, tracking the scripts of words of letters
+    /// when `SCRIPTS`; `after` is the first byte of the view after them (0
+    /// at its end). One branch, on whether a character is
+    /// alphanumeric: what else happens at a word edge (the word's n-grams,
+    /// a leet symbol, the end of a run without whitespace) happens in its
+    /// arm, so a run is measured where it ends rather than counted
+    /// character by character.
+    #[inline(never)]
+    fn feed<const SCRIPTS: bool, S: Sink>(
+        &mut self,
+        syms: &[u8],
+        class: impl Fn(usize, u8) -> (u8, u32, u8),
+        after: u8,
+        mut sink: S,
+    ) -> S {
+        let (mut letters, mut lseen, mut h, mut in_word) =
+            (self.letters, self.lseen, self.h, self.in_word);
+        for (i, &s) in syms.iter().enumerate() {
+            let (f, c, script) = class(i, s);
+            if SCRIPTS {
+                if f & ALNUM != 0 {
+                    self.scripts.alnum(script, f);
+                } else {
+                    self.scripts.end();
+                }
             }
-            if in_word {
-                in_word = false;
-                word_grams(h, &mut prev, &mut emit);
-                vwords += 1;
-                repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
-                h = WORD_BASIS;
+            if f & ALNUM != 0 {
+                push_letter(LETTER[usize::from(s)], &mut letters, &mut lseen, &mut sink);
+                in_word = true;
+                h = (h ^ u64::from(c)).wrapping_mul(FNV);
+            } else {
+                // The letter stream reads leetspeak as the letters it
+                // stands for: digits always, symbols next to a letter or
+                // digit (`$3nd`, `+h3`).
+                let leet = LEET[usize::from(s)];
+                if leet != 0
+                    && (in_word
+                        || syms
+                            .get(i + 1)
+                            .map_or(after, |&x| x)
+                            .is_ascii_alphanumeric())
+                {
+                    push_letter(leet, &mut letters, &mut lseen, &mut sink);
+                }
+                if in_word {
+                    in_word = false;
+                    self.end_word(h, &mut sink);
+                    h = WORD_BASIS;
+                }
+                self.end_run(self.pos + i, f & SPACE != 0);
             }
         }
+        (self.letters, self.lseen, self.h, self.in_word) = (letters, lseen, h, in_word);
+        self.pos += syms.len();
+        sink
     }
-    if in_word {
-        word_grams(h, &mut prev, &mut emit);
-        vwords += 1;
-        repeats += usize::from(super::seen_before(&mut words_seen, fold(h)));
+
+    /// Ends the word of hash `h`: its n-grams, and whether it was seen before.
+    #[inline(always)]
+    fn end_word(&mut self, h: u64, sink: &mut impl Sink) {
+        word_grams(h, &mut self.prev, sink);
+        self.vwords += 1;
+        self.repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
     }
-    script_word.end();
-    // Counted here rather than per n-gram: fewer live counters in the loop.
-    let n = seen.saturating_sub(2) + lseen.saturating_sub(3) + 2 * vwords;
-    for (&k, &f) in counts.iter().zip(&ASCII_CLASS) {
-        let k = k as usize;
-        let other = usize::from(f & (ALPHA | SPACE) == 0);
-        chars += k;
-        digits += k * usize::from(f & DIGIT != 0);
-        non_letters += k * other;
-        symbols += k * (other & usize::from(f & PUNCT != 0));
-    }
-    Scan {
-        n,
-        chars,
-        symbols,
-        digits,
-        non_letters,
-        words: script_word.words,
-        mixed_words: script_word.mixed_words,
-        vwords,
-        repeats,
-        longest,
-        counts,
+
+    /// The character at `pos`, not alphanumeric, ends a run if it is
+    /// whitespace (`space`). Masks rather than choices, which compiled to
+    /// a branch on a space after a word, mispredicted after punctuation.
+    #[inline(always)]
+    fn end_run(&mut self, pos: usize, space: bool) {
+        let mask = usize::from(space).wrapping_neg();
+        self.longest = self.longest.max((pos - self.start) & mask);
+        self.start += (pos + 1 - self.start) & mask;
     }
 }
 
 /// Appends a letter to the letter stream (the last four, the newest in the
 /// low byte) and emits the 4-gram it ends.
 #[inline(always)]
-fn push_letter(l: u8, letters: &mut u64, seen: &mut usize, emit: &mut impl FnMut(usize)) {
-    *letters = (*letters << 8 | u64::from(l)) & 0xffff_ffff;
+fn push_letter(l: u8, letters: &mut u32, seen: &mut usize, sink: &mut impl Sink) {
+    *letters = *letters << 8 | u32::from(l);
     *seen += 1;
     if *seen >= 4 {
-        emit(finish(*letters ^ 0x14 << 56));
+        sink.emit(finish_tagged(*letters, LETTER4));
     }
 }
+
+/// [`finish`] of `x` tagged with `tag` (bits 56 and up: the kind of
+/// n-gram): `finish(u64::from(x) ^ tag)`. What `finish` shifts down of the
+/// tag falls below bit 35 and the tag itself above bit 55, on bits nothing
+/// else sets, so the tag's own part of the xor is an addition, which
+/// multiplies out to a constant: one instruction less, on every n-gram of
+/// a character.
+#[inline(always)]
+fn finish_tagged(x: u32, tag: u64) -> usize {
+    const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+    let low = u64::from(x ^ x >> 29) ^ tag >> 29;
+    (low.wrapping_mul(MUL).wrapping_add(tag.wrapping_mul(MUL)) >> (64 - BUCKET_BITS)) as usize
+}
+
+/// The tags of the character 3-grams and of the letter 4-grams.
+const TRIGRAM: u64 = 3 << 56;
+const LETTER4: u64 = 0x14 << 56;
+
+/// The symbol an alphanumeric character adds to the letter stream: the
+/// letter of a leet digit ([`LEET`]), else itself.
+const LETTER: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut k = 0;
+    while k < 256 {
+        t[k] = if LEET[k] != 0 { LEET[k] } else { k as u8 };
+        k += 1;
+    }
+    t
+};
 
 /// The letter a leetspeak character stands for in the letter stream (0:
 /// none): the common substitutions, `1` and `!` for `i`, `|` for `l`.
@@ -342,9 +696,12 @@ struct ScriptWord {
 }
 
 impl ScriptWord {
-    /// One character of flags `f`, of script `script` when a letter.
-    #[inline]
-    fn step(&mut self, script: u8, f: u8) {
+    /// One alphanumeric character of flags `f`, of script `script` when
+    /// a letter. [`Words::feed`] calls it in its arm for alphanumeric
+    /// characters, and [`ScriptWord::end`] in the other: its branches then
+    /// follow that one's, which predicts them.
+    #[inline(always)]
+    fn alnum(&mut self, script: u8, f: u8) {
         const OTHER: u8 = super::Script::Other.code();
         if f & ALPHA != 0 {
             match self.script {
@@ -360,7 +717,8 @@ impl ScriptWord {
         }
     }
 
-    #[inline]
+    /// Ends the current word of letters, if any.
+    #[inline(always)]
     fn end(&mut self) {
         if self.script != 0 {
             self.words += 1;
@@ -559,11 +917,13 @@ impl Model {
     /// normalization) and the probability that it is an attack, reading it
     /// once for the n-grams and the counts, and once for the language model.
     pub fn score(&self, view: &str, findings: &Findings) -> (f32, Features) {
-        let mut sum: i32 = 0;
-        let w = &*self.weights;
-        let s = scan(view, |i| sum += i32::from(w[i & BUCKET_MASK]));
-        let f = Features::from_scan(&s, findings, self.lm.perplexity(view));
-        (self.combine(sum, s.n, &f), f)
+        let sink = WeightSum {
+            weights: &self.weights,
+            sum: 0,
+        };
+        let (s, sink) = scan(view, sink, Some(&self.lm));
+        let f = Features::from_scan(&s, findings);
+        (self.combine(sink.sum, s.n, &f), f)
     }
 
     /// The logistic model over the hashed sum of `n` n-grams and the features.
@@ -628,7 +988,7 @@ mod tests {
             let h = word.chars().fold(0x1234_5678_9abc_def1u64, |h, c| {
                 (h ^ u64::from(u32::from(c))).wrapping_mul(FNV)
             });
-            word_grams(h, &mut prev, &mut emit);
+            word_grams(h, &mut prev, &mut Emit(&mut emit));
             n += 2;
         }
         n
@@ -661,6 +1021,138 @@ mod tests {
             fast.sort_unstable();
             slow.sort_unstable();
             assert_eq!((nf, fast), (ns, slow), "{t:?}");
+        }
+    }
+
+    /// Pieces that reach every path of the scan and its seams: ASCII
+    /// letters, digits, leet symbols, whitespace, controls and symbols the
+    /// language model does not model, letters and digits of other scripts,
+    /// characters of every UTF-8 width, invisible and fullwidth ones.
+    const PIECES: [&str; 40] = [
+        "a", "e", "t", "Z", "q", "0", "1", "3", "7", "9", "!", "@", "$", "+", "|", " ", " ", "\n",
+        "\t", "\r", "\x0b", "\x00", "\x7f", ".", ",", "-", "_", "é", "д", "Ω", "中", "😀",
+        "\u{200b}", "Ａ", "Ⅻ", "٣", "½", "ignore ", "1gn0r3", "$3nd",
+    ];
+
+    /// Deterministic strings of [`PIECES`] (xorshift), from empty to a few
+    /// chunks long, so that pieces straddle the chunks of a decoded view.
+    fn generated(count: usize) -> Vec<String> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..count)
+            .map(|k| {
+                let len = match k % 4 {
+                    0 => (next() % 4) as usize,
+                    1 => (next() % 40) as usize,
+                    _ => (next() % 700) as usize,
+                };
+                if k % 5 == 4 {
+                    // Runs of ASCII around the length read without decoding.
+                    let mut t = String::new();
+                    for _ in 0..len / 40 {
+                        let run = (next() % 140) as usize;
+                        t.extend((0..run).map(|_| PIECES[(next() % 27) as usize]));
+                        t.push_str(PIECES[27 + (next() % 10) as usize]);
+                    }
+                    return t;
+                }
+                // Some strings all ASCII, some mostly one piece.
+                let ascii = k % 3 == 0;
+                let bias = (next() % PIECES.len() as u64) as usize;
+                (0..len)
+                    .map(|_| {
+                        let r = next();
+                        let i = if r % 4 == 0 {
+                            bias
+                        } else {
+                            (r >> 8) as usize % PIECES.len()
+                        };
+                        PIECES[i]
+                    })
+                    .filter(|p| !ascii || p.is_ascii())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The scan, its features, the perplexity and the score agree with the
+    /// plain reference forms on hand-picked and on many generated texts.
+    #[test]
+    fn scan_and_score_equal_the_references() {
+        let model = crate::anomaly::default_model().unwrap();
+        let none = Findings::default();
+        let long_ascii = "Could you help me plan a trip? $3nd +h3 1gn0r3 d0c5. ".repeat(40);
+        let long_mixed = "Объясните разницу, 请简要说明 1gn0r3 x😀y ".repeat(30);
+        let picked = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "é",
+            "😀",
+            "a😀",
+            "ab\x00cd\x7fef\n\tgh",
+            "def f(x):\n    return x * 2  # comment",
+            "Привет, как дела? 请简要说明 — émigré",
+            long_ascii.as_str(),
+            long_mixed.as_str(),
+        ];
+        let texts = picked.iter().map(|t| t.to_string()).chain(generated(600));
+        for t in texts {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let nf = hashed(&t, |i| fast.push(i));
+            let ns = reference_hashed(&t, |i| slow.push(i));
+            fast.sort_unstable();
+            slow.sort_unstable();
+            assert_eq!((nf, &fast), (ns, &slow), "{t:?}");
+            let lm = model.lm();
+            assert_eq!(lm.perplexity(&t), lm.perplexity_reference(&t), "{t:?}");
+            let features = crate::anomaly::tests::reference(&t, &none, Some(lm));
+            assert_eq!(Features::compute(&t, &none, Some(lm)), features, "{t:?}");
+            let sum: i32 = slow.iter().map(|&i| i32::from(model.weights[i])).sum();
+            let (p, f) = model.score(&t, &none);
+            assert_eq!(f, features, "{t:?}");
+            assert_eq!(
+                p.to_bits(),
+                model.combine(sum, ns, &features).to_bits(),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tagged_finish_is_finish() {
+        // Every 3-gram of 24 bits (a stride on wasm, where tests are slow)
+        // and letter 4-grams of 32 bits.
+        let stride = if cfg!(target_arch = "wasm32") {
+            4099
+        } else {
+            1
+        };
+        for x in (0..1u32 << 24).step_by(stride) {
+            assert_eq!(
+                finish_tagged(x, TRIGRAM),
+                finish(u64::from(x) ^ TRIGRAM),
+                "{x}"
+            );
+        }
+        let mut x: u32 = 1;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            for v in [x, x | 0x8080_8080, x & 0x7f7f_7f7f] {
+                assert_eq!(
+                    finish_tagged(v, LETTER4),
+                    finish(u64::from(v) ^ LETTER4),
+                    "{v}"
+                );
+            }
         }
     }
 
