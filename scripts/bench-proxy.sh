@@ -139,9 +139,12 @@ EOF
 
 # run PORT BODY SECONDS [CONNECTIONS] -> "requests seconds p50_us p99_us errors"
 # (BENCH_WORKLOAD from the loop below; each run numbers its last turns apart:
-# a turn is never sent twice)
+# a turn is never sent twice. The run number is small on purpose: a
+# nanosecond timestamp there made the classifier flag, and sometimes block,
+# the benign last turn "Thank you, that helps a lot. (request 1795...-57)".)
+runs=0
 run() {
-  BENCH_BODY="$2" BENCH_RUN="$(date +%s%N)" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"${3}s" --latency -s "$work/post.lua" \
+  BENCH_BODY="$2" BENCH_RUN="$runs" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"${3}s" --latency -s "$work/post.lua" \
     "http://127.0.0.1:$1/v1/chat/completions" | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
 }
 
@@ -182,8 +185,8 @@ for kib in $SIZES; do
   declare -A rps p50 p99
   read -r cached0 inspected0 < <(segments)
   for port in 10001 10003 10000; do
-    run "$port" "$body" "$WARMUP" >/dev/null
-    read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION")
+    runs=$((runs + 1)); run "$port" "$body" "$WARMUP" >/dev/null
+    runs=$((runs + 1)); read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION")
     rps[$port]=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
     p50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
     p99[$port]=$(awk -v v="$l99" 'BEGIN { printf "%.3f", v / 1000 }')
@@ -196,7 +199,7 @@ for kib in $SIZES; do
   # Latency without queueing: one connection, one request at a time.
   declare -A q50
   for port in 10001 10003 10000; do
-    read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION" 1)
+    runs=$((runs + 1)); read -r n secs l50 l99 errors < <(run "$port" "$body" "$DURATION" 1)
     q50[$port]=$(awk -v v="$l50" 'BEGIN { printf "%.3f", v / 1000 }')
     [ "$errors" = 0 ] || failed=1
   done
