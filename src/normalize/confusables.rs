@@ -425,9 +425,9 @@ impl Word {
     }
 }
 
-/// Writes `s` lower-cased into `out`, with look-alikes folded by the rule of
-/// the module documentation; counts folded letters in `findings.confusables`.
-pub(crate) fn fold_lower(s: &str, out: &mut String, findings: &mut Findings) {
+/// The words of `s`, each with whether its look-alikes fold (from its own
+/// letters and the nearest decisive words on either side).
+fn decided_words(s: &str) -> Vec<Word> {
     let mut words: Vec<Word> = Vec::new();
     let mut word: Option<Word> = None;
     for (i, c) in s.char_indices() {
@@ -476,7 +476,13 @@ pub(crate) fn fold_lower(s: &str, out: &mut String, findings: &mut Findings) {
             side => nearest = side,
         }
     }
+    words
+}
 
+/// Writes `s` lower-cased into `out`, with look-alikes folded by the rule of
+/// the module documentation; counts folded letters in `findings.confusables`.
+pub(crate) fn fold_lower(s: &str, out: &mut String, findings: &mut Findings) {
+    let words = decided_words(s);
     // Only words holding a look-alike change beyond lower case: the text
     // between them, other words included, is lower-cased in one piece.
     let mut pos = 0;
@@ -629,54 +635,7 @@ mod tests {
 
     /// [`fold_lower`] as it was, writing every word on its own.
     fn fold_lower_word_by_word(s: &str, out: &mut String, findings: &mut Findings) {
-        let mut words: Vec<Word> = Vec::new();
-        let mut word: Option<Word> = None;
-        for (i, c) in s.char_indices() {
-            match (letter(c), word.as_mut()) {
-                (Letter::Boundary, Some(_)) => {
-                    if let Some(mut w) = word.take() {
-                        w.end = i;
-                        words.push(w);
-                    }
-                }
-                (Letter::Boundary, None) => {}
-                (l, Some(w)) => w.add(l),
-                (l, None) => {
-                    let mut w = Word::new(i);
-                    w.add(l);
-                    word = Some(w);
-                }
-            }
-        }
-        if let Some(mut w) = word {
-            w.end = s.len();
-            words.push(w);
-        }
-        let mut nearest = Side::None;
-        for word in words.iter_mut() {
-            word.left = nearest;
-            match word.decisive() {
-                Side::None => {}
-                side => nearest = side,
-            }
-        }
-        nearest = Side::None;
-        for word in words.iter_mut().rev() {
-            word.fold = match word.kind() {
-                Kind::Latin => true,
-                Kind::Ambiguous => {
-                    let sides = [word.left, nearest];
-                    let latin_context =
-                        sides.contains(&Side::Latin) && !sides.contains(&Side::Foreign);
-                    word.mixed_scripts() || (word.look >= 2 && latin_context)
-                }
-                Kind::Foreign | Kind::Neutral => false,
-            };
-            match word.decisive() {
-                Side::None => {}
-                side => nearest = side,
-            }
-        }
+        let words = decided_words(s);
         let mut pos = 0;
         for word in &words {
             s.get(pos..word.start)
