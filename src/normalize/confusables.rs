@@ -490,21 +490,27 @@ pub(crate) fn fold_lower(s: &str, out: &mut String, findings: &mut Findings) {
         push_lower_str(out, s.get(pos..word.start).unwrap_or(""));
         let text = s.get(word.start..word.end).unwrap_or("");
         if word.fold || word.latin_looks > 0 {
-            for c in text.chars() {
-                match lookup(c) {
-                    Some(t) if word.fold || script_of(c as u32) == 0 => {
-                        out.push(char::from(t));
-                        findings.confusables += 1;
-                    }
-                    _ => push_lower(out, c),
-                }
-            }
+            write_word(word, text, out, findings);
         } else {
             push_lower_str(out, text);
         }
         pos = word.end;
     }
     push_lower_str(out, s.get(pos..).unwrap_or(""));
+}
+
+/// Writes one word's `text` letter by letter: a look-alike is folded where
+/// the word folds or where it is a Latin letter itself, the rest lower-cased.
+fn write_word(word: &Word, text: &str, out: &mut String, findings: &mut Findings) {
+    for c in text.chars() {
+        match lookup(c) {
+            Some(t) if word.fold || script_of(c as u32) == 0 => {
+                out.push(char::from(t));
+                findings.confusables += 1;
+            }
+            _ => push_lower(out, c),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -642,16 +648,12 @@ mod tests {
                 .unwrap_or("")
                 .chars()
                 .for_each(|c| push_lower(out, c));
-            let text = s.get(word.start..word.end).unwrap_or("");
-            for c in text.chars() {
-                match lookup(c) {
-                    Some(t) if word.fold || script_of(c as u32) == 0 => {
-                        out.push(char::from(t));
-                        findings.confusables += 1;
-                    }
-                    _ => push_lower(out, c),
-                }
-            }
+            write_word(
+                word,
+                s.get(word.start..word.end).unwrap_or(""),
+                out,
+                findings,
+            );
             pos = word.end;
         }
         s.get(pos..)
