@@ -200,6 +200,9 @@ pub struct Matcher {
     /// No literal holds a line feed: the occurrences of the joined views are
     /// those of each view (see [`LiteralMemo`]).
     per_view: bool,
+    /// The union of the word-start arms' two-byte filters: the words the
+    /// word index lists.
+    word_pairs: [u64; 16],
 }
 
 /// Where a regex arm's matches may start: the regex runs anchored there only.
@@ -282,6 +285,27 @@ const WORD_BYTES: [u8; 256] = {
     t
 };
 
+/// Bit `j` set where `chunk[j]` (at most 64 bytes) is a word byte: eight
+/// bytes at a time where there are eight (SWAR range tests, then the eight
+/// flags gathered into a byte by one multiplication), a table otherwise.
+fn word_mask(chunk: &[u8]) -> u64 {
+    use crate::normalize::swar;
+    let mut mask = 0u64;
+    let mut j = 0;
+    while let Some(x) = swar::load(chunk, j) {
+        let flags =
+            swar::ascii_letters(x) | swar::between(x, b'0', b'9') | swar::between(x, b'_', b'_');
+        // Bit 7 of each byte down to bit 0, then byte k's bit to bit 56 + k.
+        let byte = (flags >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        mask |= byte << j;
+        j += 8;
+    }
+    for (k, &b) in chunk.iter().enumerate().skip(j) {
+        mask |= u64::from(WORD_BYTES[usize::from(b)]) << k;
+    }
+    mask
+}
+
 /// Where the ASCII words of a text start (a word byte after a non-word
 /// byte, or at 0), in order and grouped by their first byte: an arm reads
 /// only the groups of its literals' first letters.
@@ -304,8 +328,11 @@ impl WordIndex {
         }
     }
 
-    /// The index of `hay`, built in the buffers of `old` (kept across requests).
-    fn new(hay: &[u8], old: WordIndex) -> WordIndex {
+    /// The index of `hay`, built in the buffers of `old` (kept across
+    /// requests). Only words whose first two bytes set a bit of `pairs`
+    /// ([`pair_bit`]) are listed: the union of every arm's filter, so a word
+    /// left out is one no arm would try.
+    fn new(hay: &[u8], old: WordIndex, pairs: &[u64; 16]) -> WordIndex {
         let WordIndex {
             mut starts,
             mut by_first,
@@ -319,10 +346,7 @@ impl WordIndex {
         // 1.6 ns a byte in mispredictions on prose.
         let mut prev_word = 0u64;
         for (c, chunk) in hay.chunks(64).enumerate() {
-            let mut mask = 0u64;
-            for (j, &b) in chunk.iter().enumerate() {
-                mask |= u64::from(WORD_BYTES[usize::from(b)]) << j;
-            }
+            let mask = word_mask(chunk);
             let mut begin = mask & !((mask << 1) | prev_word);
             prev_word = mask >> (chunk.len() - 1) & 1;
             while begin != 0 {
@@ -331,6 +355,10 @@ impl WordIndex {
                 let (Ok(i), Some(&b)) = (u32::try_from(at), hay.get(at)) else {
                     continue;
                 };
+                let next = hay.get(at + 1).copied().unwrap_or(0);
+                if !is_set(pairs, pair_bit(b, next)) {
+                    continue;
+                }
                 starts.push(i);
                 if let Some(o) = offsets.get_mut(usize::from(b) + 1) {
                     *o += 1;
@@ -812,8 +840,17 @@ impl Matcher {
             .collect();
         static MATCHER_IDS: AtomicU64 = AtomicU64::new(1);
         let per_view = !texts.iter().any(|t| t.contains(&b'\n'));
+        let mut word_pairs = [0u64; 16];
+        for r in &regexes {
+            if let Starts::WordStart { pairs, .. } = &r.starts {
+                for (u, p) in word_pairs.iter_mut().zip(pairs) {
+                    *u |= p;
+                }
+            }
+        }
         Ok(Matcher {
             per_view,
+            word_pairs,
             id: MATCHER_IDS.fetch_add(1, Ordering::Relaxed),
             sets,
             always,
@@ -1008,6 +1045,7 @@ impl Matcher {
                         *words = WordIndex::new(
                             joined.as_bytes(),
                             std::mem::replace(words, WordIndex::empty()),
+                            &self.word_pairs,
                         );
                         indexed = true;
                     }
@@ -1789,6 +1827,34 @@ mod exactness {
     use super::*;
 
     #[test]
+    fn word_masks_eight_bytes_at_a_time_equal_the_table() {
+        let by_table = |chunk: &[u8]| {
+            chunk.iter().enumerate().fold(0u64, |m, (j, &b)| {
+                m | u64::from(WORD_BYTES[usize::from(b)]) << j
+            })
+        };
+        // Every byte value in every position of a full chunk, and chunks of
+        // every length over a run of all byte values.
+        for b in 0..=255u8 {
+            for pos in 0..64 {
+                let mut chunk = [b'.'; 64];
+                chunk[pos] = b;
+                assert_eq!(word_mask(&chunk), by_table(&chunk), "{b} at {pos}");
+                chunk = [b'a'; 64];
+                chunk[pos] = b;
+                assert_eq!(word_mask(&chunk), by_table(&chunk), "{b} at {pos}");
+            }
+        }
+        let all: Vec<u8> = (0..=255u8).cycle().take(320).collect();
+        for start in 0..64 {
+            for len in 0..=64 {
+                let chunk = &all[start..start + len];
+                assert_eq!(word_mask(chunk), by_table(chunk));
+            }
+        }
+    }
+
+    #[test]
     fn the_word_index_lists_every_word_start_by_first_byte() {
         let long = "x".repeat(63) + " ab_c9 " + &"é".repeat(40) + "z" + &"w".repeat(70);
         for text in [
@@ -1805,7 +1871,7 @@ mod exactness {
                 .filter(|&i| is_word_byte(bytes[i]) && (i == 0 || !is_word_byte(bytes[i - 1])))
                 .map(|i| i as u32)
                 .collect();
-            let index = WordIndex::new(bytes, WordIndex::empty());
+            let index = WordIndex::new(bytes, WordIndex::empty(), &[u64::MAX; 16]);
             assert_eq!(index.starts, want, "{text:?}");
             for b in 0..=255u8 {
                 let got: Vec<u32> = index

@@ -32,7 +32,7 @@
 mod clean;
 mod confusables;
 mod decode;
-mod swar;
+pub(crate) mod swar;
 mod view;
 mod words;
 
