@@ -1557,6 +1557,9 @@ fn uppercase_literal(hir: &Hir) -> Option<char> {
     walk(hir)
 }
 
+/// Most bytes of lazy DFA states one arm's walker keeps per thread.
+const WALK_CACHE_BYTES: usize = 256 * 1024;
+
 /// The lazy DFA of one arm, for walks anchored at its start candidates.
 ///
 /// Unicode word boundaries are allowed (the DFA gives up on non-ASCII bytes
@@ -1581,7 +1584,10 @@ fn build_walker(arm: &Hir, limit: usize) -> Result<hybrid::dfa::DFA, String> {
         .configure(
             hybrid::dfa::DFA::config()
                 .unicode_word_boundary(true)
-                .cache_capacity(limit.saturating_mul(2))
+                // Walks are short: a small cache, cleared when full, keeps a
+                // request crafted to make many states from holding 2 MiB per
+                // arm (the regex's own cache is bounded as before).
+                .cache_capacity(limit.saturating_mul(2).min(WALK_CACHE_BYTES))
                 .skip_cache_capacity_check(true),
         )
         .build_from_nfa(nfa)
