@@ -161,6 +161,19 @@ struct Automaton {
     wide: bool,
 }
 
+impl Automaton {
+    /// Appends `occurrences` of this automaton to `flat`, by literal id.
+    fn push_found(&self, occurrences: &[Occurrence], flat: &mut Vec<Found>) {
+        flat.extend(occurrences.iter().filter_map(|o| {
+            Some(Found {
+                id: u32::try_from(*self.ids.get(o.pattern)?).ok()?,
+                start: u32::try_from(o.start).ok()?,
+                end: u32::try_from(o.end).ok()?,
+            })
+        }));
+    }
+}
+
 /// One compiled regex rule.
 #[derive(Debug, Clone)]
 struct RegexRule {
@@ -1101,14 +1114,7 @@ impl Matcher {
                 occurrences.clear();
                 auto.literals
                     .find(joined.as_bytes(), start..end, occurrences);
-                flat.extend(occurrences.iter().filter_map(|o| {
-                    let id = u32::try_from(*auto.ids.get(o.pattern)?).ok()?;
-                    Some(Found {
-                        id,
-                        start: u32::try_from(o.start).ok()?,
-                        end: u32::try_from(o.end).ok()?,
-                    })
-                }));
+                auto.push_found(occurrences, flat);
             }
             *span = (from, flat.len());
         }
@@ -1177,13 +1183,7 @@ impl Matcher {
             // All of this automaton's occurrences go to the first view's
             // span, in search order (attribution is by start, in `hit_at`).
             let from = flat.len();
-            flat.extend(occurrences.iter().filter_map(|o| {
-                Some(Found {
-                    id: u32::try_from(*auto.ids.get(o.pattern)?).ok()?,
-                    start: u32::try_from(o.start).ok()?,
-                    end: u32::try_from(o.end).ok()?,
-                })
-            }));
+            auto.push_found(occurrences, flat);
             if let Some(first) = spans.first_mut() {
                 first[k] = (from, flat.len());
             }
