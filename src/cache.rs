@@ -58,19 +58,28 @@ pub(crate) struct SegmentResult {
     /// (index 0) or the anomaly checks' own (index 1).
     pub(crate) features: [OnceCell<Features>; 2],
     /// What the rules' literal automata found in the main view then each
-    /// decoded view (filled by the first scan that remembers it).
-    pub(crate) literals: Box<[LiteralMemo]>,
+    /// decoded view (made by the first scan that remembers the segment: a
+    /// segment inspected for one request only never allocates them).
+    literals: OnceCell<Box<[LiteralMemo]>>,
 }
 
 impl SegmentResult {
     pub(crate) fn new(normalized: Normalized) -> Self {
-        let views = 1 + normalized.decoded.len();
         SegmentResult {
             normalized,
             scores: OnceCell::new(),
             features: [OnceCell::new(), OnceCell::new()],
-            literals: (0..views).map(|_| LiteralMemo::default()).collect(),
+            literals: OnceCell::new(),
         }
+    }
+
+    /// The literal memos of the main view then each decoded view.
+    pub(crate) fn literal_memos(&self) -> &[LiteralMemo] {
+        self.literals.get_or_init(|| {
+            (0..=self.normalized.decoded.len())
+                .map(|_| LiteralMemo::default())
+                .collect()
+        })
     }
 
     /// Bytes it holds, for the cache's budget: the views (the text is counted

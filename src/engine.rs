@@ -353,7 +353,8 @@ impl Engine {
         for (i, r) in results.iter().enumerate() {
             let n = &r.normalized;
             // A remembered segment keeps what the automata found in its views.
-            let memo = |k: usize| r.literals.get(k).filter(|_| remember);
+            let memos = remember.then(|| r.literal_memos());
+            let memo = |k: usize| memos.and_then(|m| m.get(k));
             views.push(View {
                 text: &n.view,
                 segment: i,
