@@ -1318,6 +1318,16 @@ mod content_encoding_tests {
         assert_eq!(d.limits.max_decompressed_bytes, 1 << 20);
     }
 
+    /// Each plugin configuration is refused with an error holding its text.
+    fn assert_refused(cases: &[(&str, &str)]) {
+        for (config, want) in cases {
+            let e = Policy::from_plugin_config(config.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{config}: {e}");
+        }
+    }
+
     #[test]
     fn bad_coding_settings_are_refused_with_their_pointer() {
         let cases = [
@@ -1334,12 +1344,7 @@ mod content_encoding_tests {
                 "at /limits/max_decompressed_bytes: 0 would reject everything",
             ),
         ];
-        for (config, want) in cases {
-            let e = Policy::from_plugin_config(config.as_bytes())
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(want), "{config}: {e}");
-        }
+        assert_refused(&cases);
     }
     #[test]
     fn the_segment_cache_is_configured_and_checked() {
@@ -1368,11 +1373,6 @@ mod content_encoding_tests {
                 "at /segment_cache/bytes: unknown field `bytes`, expected `max_bytes` or `client_headers`",
             ),
         ];
-        for (config, want) in cases {
-            let e = Policy::from_plugin_config(config.as_bytes())
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(want), "{config}: {e}");
-        }
+        assert_refused(&cases);
     }
 }
