@@ -4,11 +4,12 @@
 //! request's text was inspected a moment earlier. Normalizing it and scoring
 //! it with the classifier again is about half the cost of a request; a
 //! [`SegmentCache`] keeps, per segment text, its normalized views, its
-//! classifier scores and where the rules' literals occur in its views
-//! ([`crate::detect::LiteralMemo`]). The regexes still run over the views of
-//! the whole request (a pattern may span two messages, and the whole request
-//! is scored afresh), so a verdict with the cache is the verdict without it,
-//! only cheaper.
+//! classifier scores, and what the rules learned of its views: where their
+//! literals occur and which regex arms found nothing there
+//! ([`crate::detect::ViewMemo`]). The rules still read the views of the whole
+//! request (a pattern may span two messages, and the whole request is scored
+//! afresh), so a verdict with the cache is the verdict without it, only
+//! cheaper.
 //!
 //! What keeps it from being a way in:
 //! - **Per client.** Entries are keyed by a scope the caller derives from the
@@ -38,7 +39,7 @@
 //! ```
 
 use crate::anomaly::Features;
-use crate::detect::LiteralMemo;
+use crate::detect::ViewMemo;
 use crate::normalize::Normalized;
 use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
@@ -57,10 +58,10 @@ pub(crate) struct SegmentResult {
     /// The main view's features under the classifier's language model
     /// (index 0) or the anomaly checks' own (index 1).
     pub(crate) features: [OnceCell<Features>; 2],
-    /// What the rules' literal automata found in the main view then each
-    /// decoded view (made by the first scan that remembers the segment: a
-    /// segment inspected for one request only never allocates them).
-    literals: OnceCell<Box<[LiteralMemo]>>,
+    /// What the rules learned of the main view then each decoded view (made
+    /// by the first scan that remembers the segment: a segment inspected for
+    /// one request only never allocates them).
+    memos: OnceCell<Box<[ViewMemo]>>,
 }
 
 impl SegmentResult {
@@ -69,25 +70,25 @@ impl SegmentResult {
             normalized,
             scores: OnceCell::new(),
             features: [OnceCell::new(), OnceCell::new()],
-            literals: OnceCell::new(),
+            memos: OnceCell::new(),
         }
     }
 
-    /// The literal memos of the main view then each decoded view.
-    pub(crate) fn literal_memos(&self) -> &[LiteralMemo] {
-        self.literals.get_or_init(|| {
+    /// The memos of the main view then each decoded view.
+    pub(crate) fn view_memos(&self) -> &[ViewMemo] {
+        self.memos.get_or_init(|| {
             (0..=self.normalized.decoded.len())
-                .map(|_| LiteralMemo::default())
+                .map(|_| ViewMemo::default())
                 .collect()
         })
     }
 
     /// Bytes it holds, for the cache's budget: the views (the text is counted
-    /// by the entry), the most their literal memos may hold, and a fixed
+    /// by the entry), the most their memos may hold, and a fixed
     /// allowance for the rest.
     fn bytes(&self) -> usize {
         let n = &self.normalized;
-        let view = |len: usize| len + LiteralMemo::max_bytes(len);
+        let view = |len: usize| len + ViewMemo::max_bytes(len);
         view(n.view.len())
             + n.decoded
                 .iter()

@@ -353,7 +353,7 @@ impl Engine {
         for (i, r) in results.iter().enumerate() {
             let n = &r.normalized;
             // A remembered segment keeps what the automata found in its views.
-            let memos = remember.then(|| r.literal_memos());
+            let memos = remember.then(|| r.view_memos());
             let memo = |k: usize| memos.and_then(|m| m.get(k));
             views.push(View {
                 text: &n.view,
