@@ -36,6 +36,9 @@ fn main() {
                     }
                 }
             }
+            if let Some(c) = v.get_mut("classifier").and_then(|c| c.as_object_mut()) {
+                c.remove("examples");
+            }
             v.to_string()
         }
         Err(_) => text,

@@ -160,6 +160,8 @@ pub struct Classifier {
     pub roles: Vec<Role>,
     /// Segments with fewer characters in their normalized view are not scored.
     pub min_chars: usize,
+    /// Texts it must give points to (`must_match`) and none (`no_match`).
+    pub examples: Examples,
 }
 
 /// `classifier.min_chars` when a rule file leaves it out: shorter texts
@@ -176,6 +178,19 @@ impl Classifier {
         self.min_chars == 0
             || view.len() >= 4 * self.min_chars
             || view.chars().take(self.min_chars).count() >= self.min_chars
+    }
+
+    /// The probability it gives `text` as one segment: the highest over its
+    /// main view and the views decoded from it that are long enough, as the
+    /// engine scores a segment (0 when none is).
+    pub fn probability(&self, text: &str, limits: &crate::limits::Limits) -> f32 {
+        let n = normalize(text, limits);
+        let none = crate::normalize::Findings::default();
+        std::iter::once((n.view.as_str(), &n.findings))
+            .chain(n.decoded.iter().map(|d| (d.view.as_str(), &none)))
+            .filter(|(view, _)| self.scores(view))
+            .map(|(view, findings)| self.model.score(view, findings).0)
+            .fold(0.0, f32::max)
     }
 
     /// Points for a probability: the score of the highest threshold reached.
@@ -731,6 +746,23 @@ impl Policy {
                 }
             }
         }
+        if let Some(c) = &self.classifier {
+            for (kind, list, want) in [
+                ("match", &c.examples.must_match, true),
+                ("no_match", &c.examples.no_match, false),
+            ] {
+                for (j, text) in list.iter().enumerate() {
+                    if (c.points(c.probability(text, &self.limits)) > 0) != want {
+                        failures.push(ExampleFailure {
+                            rule_id: format!("model:{}", c.name),
+                            pointer: format!("/classifier/examples/{kind}/{j}"),
+                            expected_match: want,
+                            text: text.clone(),
+                        });
+                    }
+                }
+            }
+        }
         failures
     }
 
@@ -1138,6 +1170,7 @@ fn compile_anomaly(
                 thresholds,
                 category: category_of(&spec.category, "prompt_injection", "/classifier")?,
                 roles: roles_or_default(&spec.roles, "/classifier")?,
+                examples: spec.examples.clone(),
             })
         }
     };

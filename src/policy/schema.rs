@@ -70,6 +70,10 @@ pub struct ClassifierSpec {
     /// [`crate::policy::DEFAULT_CLASSIFIER_MIN_CHARS`]; 0 scores every segment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_chars: Option<u32>,
+    /// `infw check` asserts each: `match`, texts the classifier gives points
+    /// (as the user message of a request); `no_match`, texts it gives none.
+    #[serde(default)]
+    pub examples: Examples,
 }
 
 /// One step of a classifier's scale.

@@ -40,7 +40,10 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             .rules
             .iter()
             .map(|r| r.examples.must_match.len() + r.examples.no_match.len())
-            .sum();
+            .sum::<usize>()
+            + policy.classifier.as_ref().map_or(0, |c| {
+                c.examples.must_match.len() + c.examples.no_match.len()
+            });
         for f in &failures {
             let what = if f.expected_match {
                 "should match but does not"

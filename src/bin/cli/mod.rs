@@ -3,6 +3,7 @@
 mod augment;
 mod baseline;
 mod check;
+mod context;
 mod eval;
 mod plot;
 mod score;

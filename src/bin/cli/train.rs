@@ -8,7 +8,7 @@
 //! evaluated on the held-out fold, so the pack's figures are cross-validated
 //! for the model too (the rules themselves were tuned on the whole corpus).
 
-use super::{augment, chat_request, plot, Fatal};
+use super::{augment, chat_request, context, plot, Fatal};
 use inference_firewall::anomaly::train::{fit_with_lm, folds, predict, Options, Prepared, Rng};
 use inference_firewall::limits::Limits;
 use inference_firewall::policy::RuleFile;
@@ -56,6 +56,13 @@ pub struct Args {
     /// The forms --augment draws from, comma-separated (default: all of them).
     #[arg(long, value_delimiter = ',')]
     augment_forms: Vec<String>,
+    /// Context augmentation: copies per training text put among
+    /// identifiers and machine-made text (an order number, UUID, hash,
+    /// timestamp, IP or URL beside it; inside JSON, a log line, a table, code,
+    /// after a stack trace), for attacks and benign texts alike, on top of
+    /// --augment; a fraction is a chance; 0: none. The shipped model uses 1.
+    #[arg(long, default_value_t = 0.0)]
+    augment_context: f64,
     /// Also cross-validate the whole rule pack with each fold's model.
     #[arg(long)]
     cv_pack: bool,
@@ -251,6 +258,28 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             }
         }
     }
+    if !(0.0..=8.0).contains(&args.augment_context) {
+        return Err(Fatal("--augment-context: give a share from 0 to 8".into()));
+    }
+    // Its own generator, so the form copies stay those of the same seed
+    // without it.
+    let mut crng = Rng::new(args.seed ^ 0xC0_47E7);
+    let mut in_context = 0usize;
+    for (i, r) in records.iter().enumerate() {
+        let whole = args.augment_context.floor() as usize;
+        let frac = args.augment_context - args.augment_context.floor();
+        let copies = whole
+            + usize::from(
+                (crng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= frac && frac > 0.0,
+            );
+        for _ in 0..copies {
+            let t = context::apply(&r.text, &mut crng);
+            data.push(Prepared::new(&t, &limits));
+            attack.push(attack[i]);
+            source.push(i);
+            in_context += 1;
+        }
+    }
     let origin = |j: usize| if j < n { j } else { source[j - n] };
     eprintln!(
         "infw train: {n} texts and {} augmented copies prepared in {:.1}s",
@@ -274,6 +303,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         "corpus": name, "examples": data.len(), "seed": args.seed, "epochs": opts.epochs,
         "learning_rate": opts.learning_rate, "l2": opts.l2, "min_df": opts.min_df, "folds": args.folds,
         "augment": args.augment,
+        "augment_context": args.augment_context, "in_context": in_context,
         "augmented": augment::FORMS.iter().zip(&per_form).map(|(f, k)| (f.to_string(), serde_json::json!(k))).collect::<serde_json::Map<_, _>>(),
     });
     let mut model_oof = vec![0f64; n];
