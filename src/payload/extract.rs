@@ -36,7 +36,7 @@
 //!   are ordinary strings and are emitted.
 
 use super::body::{self, BodyError};
-use super::json::{self, push_index, push_token, Document, Options, ValueRef};
+use super::json::{self, push_index, push_token, Document, Options, Shape, ValueRef};
 use super::{ApiKind, Payload, PayloadError, Role, Segment};
 use crate::limits::Limits;
 use crate::request::Request;
@@ -804,7 +804,8 @@ impl<'l> Walker<'l> {
             opts: Options::from_limits(limits),
             segments: Vec::new(),
             text_bytes: 0,
-            ptr: String::new(),
+            // Deep enough for the pointers of most requests without growing.
+            ptr: String::with_capacity(128),
         }
     }
 
@@ -841,15 +842,10 @@ impl<'l> Walker<'l> {
     /// recursion is bounded: the parser refused anything deeper than
     /// [`crate::limits::JSON_DEPTH_CEILING`].
     fn walk(&mut self, v: ValueRef<'_>, ctx: Ctx, depth: usize) -> Result<(), PayloadError> {
-        if let Some(s) = v.as_str() {
-            return if ctx.embedded_json() {
-                self.embedded(s, ctx.role(), depth)
-            } else {
-                self.emit(ctx.role(), s)
-            };
-        }
-        match v {
-            _ if v.is_array() => {
+        match v.shape() {
+            Shape::Str(s) if ctx.embedded_json() => self.embedded(s, ctx.role(), depth),
+            Shape::Str(s) => self.emit(ctx.role(), s),
+            Shape::Array => {
                 for (i, item) in v.items().enumerate() {
                     let mark = self.ptr.len();
                     push_index(&mut self.ptr, i);
@@ -859,7 +855,7 @@ impl<'l> Walker<'l> {
                 }
                 Ok(())
             }
-            _ if v.is_object() => {
+            Shape::Object => {
                 let ctx = ctx.object(v);
                 let keys = ctx.keys_are_text();
                 for (k, val) in v.members() {
@@ -881,8 +877,7 @@ impl<'l> Walker<'l> {
                 }
                 Ok(())
             }
-            // Null, booleans, numbers.
-            _ => Ok(()),
+            Shape::Scalar => Ok(()),
         }
     }
 

@@ -222,18 +222,49 @@ impl<'d> ValueRef<'d> {
 
     /// The elements of an array (none if this is not one).
     pub fn items(self) -> Items<'d> {
+        let left = match self.node() {
+            Some(&Node {
+                tag: Tag::Array, a, ..
+            }) => a,
+            _ => 0,
+        };
         Items {
             doc: self.doc,
             next: self.i + 1,
-            left: if self.is_array() { self.count() } else { 0 },
+            left,
         }
     }
 
     /// The members of an object in document order, duplicates included
     /// (none if this is not one).
     pub fn members(self) -> Members<'d> {
-        let count = if self.is_object() { self.count() } else { 0 };
+        let count = match self.node() {
+            Some(&Node {
+                tag: Tag::Object,
+                a,
+                ..
+            }) => a,
+            _ => 0,
+        };
         self.doc.members_of(self.i, count)
+    }
+
+    /// What this value is, its node read once (the walk's dispatch).
+    pub(crate) fn shape(self) -> Shape<'d> {
+        match self.node() {
+            Some(&Node {
+                tag: Tag::String,
+                a,
+                b,
+            }) => Shape::Str(self.doc.text(a, b)),
+            Some(Node {
+                tag: Tag::Array, ..
+            }) => Shape::Array,
+            Some(Node {
+                tag: Tag::Object, ..
+            }) => Shape::Object,
+            _ => Shape::Scalar,
+        }
     }
 
     /// The first member named `key` of an object.
@@ -295,6 +326,15 @@ impl<'d> ValueRef<'d> {
             ),
         }
     }
+}
+
+/// What a [`ValueRef`] is, for a dispatch that reads its node once.
+pub(crate) enum Shape<'d> {
+    Str(&'d str),
+    Array,
+    Object,
+    /// Null, a boolean or a number.
+    Scalar,
 }
 
 /// The elements of an array, in order.
@@ -411,6 +451,10 @@ pub(crate) fn push_token(ptr: &mut String, key: &str) {
 /// machinery: this runs for every array element walked).
 pub(crate) fn push_index(ptr: &mut String, mut i: usize) {
     ptr.push('/');
+    if i < 10 {
+        ptr.push(char::from(b'0' + i as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut n = digits.len();
     loop {
