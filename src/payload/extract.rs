@@ -36,7 +36,7 @@
 //!   are ordinary strings and are emitted.
 
 use super::body::{self, BodyError};
-use super::json::{self, push_index, push_token, Options, Value};
+use super::json::{self, push_index, push_token, Document, Options, Shape, ValueRef};
 use super::{ApiKind, Payload, PayloadError, Role, Segment};
 use crate::limits::Limits;
 use crate::request::Request;
@@ -276,17 +276,18 @@ fn plain_text(
 /// A JSON body. `raw`: readings of the body to scan also as one text each (see [`extract`]).
 fn json_document(
     req: &Request<'_>,
-    doc: Value,
+    doc: Document,
     limits: &Limits,
     raw: &[&str],
 ) -> Result<Payload, PayloadError> {
-    let api = api_from_path(&req.route()).unwrap_or_else(|| api_from_shape(&doc));
+    let api = api_from_path(&req.route()).unwrap_or_else(|| api_from_shape(doc.root()));
     let mut w = Walker::new(limits);
+    w.reserve(raw.len() + doc.string_count());
     for r in raw {
         w.emit(Role::User, r)?;
     }
-    w.walk(&doc, Ctx::Root, 0)?;
-    let message_count = message_count(api, &doc);
+    w.walk(doc.root(), Ctx::Root, 0)?;
+    let message_count = message_count(api, doc.root());
     Ok(Payload {
         api,
         segments: w.segments,
@@ -313,19 +314,24 @@ fn jsonl_candidate(text: &str) -> Option<usize> {
 /// A JSON Lines body. `raw`: readings of the body to scan also as one text each (see [`extract`]).
 fn json_lines(text: &str, limits: &Limits, raw: &[&str]) -> Result<Payload, PayloadError> {
     let opts = Options::from_limits(limits);
-    let mut docs = Vec::new();
+    // The lines as one array: each line an element, parsed as its own
+    // document (depth counts from the line).
+    let mut doc = Document::array_over(text);
+    let mut lines = 0;
+    let mut at = 0;
     for (i, line) in text.split('\n').enumerate() {
+        let base = at;
+        at += line.len() + 1;
         if line.bytes().all(is_ws) {
             continue;
         }
-        if docs.len() >= limits.max_jsonl_lines {
+        if lines >= limits.max_jsonl_lines {
             return Err(PayloadError::TooManyLines {
                 limit: limits.max_jsonl_lines,
             });
         }
-        // Each line is its own document: depth counts from the line.
-        match json::parse_str(line, &opts, 0) {
-            Ok(v) => docs.push(v),
+        match doc.push_element(line, base, &opts) {
+            Ok(()) => lines += 1,
             Err(json::Error::Syntax {
                 column, message, ..
             }) => {
@@ -335,15 +341,16 @@ fn json_lines(text: &str, limits: &Limits, raw: &[&str]) -> Result<Payload, Payl
                     message: message.into_owned(),
                 })
             }
-            Err(e) => return Err(json_error(e, &format!("/{}", docs.len()))),
+            Err(e) => return Err(json_error(e, &format!("/{lines}"))),
         }
     }
     let mut w = Walker::new(limits);
+    w.reserve(raw.len() + doc.string_count());
     for r in raw {
         w.emit(Role::User, r)?;
     }
     let mut message_count = 0;
-    for (i, line) in docs.iter().enumerate() {
+    for (i, line) in doc.root().items().enumerate() {
         push_index(&mut w.ptr, i);
         w.walk(line, Ctx::Root, 0)?;
         w.ptr.clear();
@@ -352,7 +359,7 @@ fn json_lines(text: &str, limits: &Limits, raw: &[&str]) -> Result<Payload, Payl
     Ok(Payload {
         api: ApiKind::JsonLines,
         segments: w.segments,
-        document: Some(Value::Array(docs)),
+        document: Some(doc),
         message_count,
     })
 }
@@ -361,10 +368,10 @@ fn json_lines(text: &str, limits: &Limits, raw: &[&str]) -> Result<Payload, Payl
 // API recognition by shape, and message counts
 
 /// The API a JSON body looks like, for a path that does not say.
-fn api_from_shape(doc: &Value) -> ApiKind {
+fn api_from_shape(doc: ValueRef<'_>) -> ApiKind {
     match doc {
-        Value::Object(_) => {
-            if let Some(Value::Array(messages)) = doc.get("messages") {
+        _ if doc.is_object() => {
+            if let Some(messages) = doc.get("messages").filter(|m| m.is_array()) {
                 return chat_kind(doc, messages);
             }
             if doc.get("contents").is_some() {
@@ -385,8 +392,9 @@ fn api_from_shape(doc: &Value) -> ApiKind {
             }
             ApiKind::GenericJson
         }
-        Value::Array(items)
-            if !items.is_empty() && items.iter().all(|m| m.get("jsonrpc").is_some()) =>
+        _ if doc.is_array()
+            && doc.count() > 0
+            && doc.items().all(|m| m.get("jsonrpc").is_some()) =>
         {
             ApiKind::McpJsonRpc
         }
@@ -396,24 +404,22 @@ fn api_from_shape(doc: &Value) -> ApiKind {
 
 /// OpenAI chat, unless the body has Anthropic's marks (a top-level `system`,
 /// `tool_use` / `tool_result` blocks...) and none of OpenAI's.
-fn chat_kind(doc: &Value, messages: &[Value]) -> ApiKind {
-    let mut anthropic = matches!(doc.get("system"), Some(Value::String(_) | Value::Array(_)));
+fn chat_kind(doc: ValueRef<'_>, messages: ValueRef<'_>) -> ApiKind {
+    let mut anthropic = doc
+        .get("system")
+        .is_some_and(|s| s.is_string() || s.is_array());
     let mut openai = false;
-    for m in messages {
+    for m in messages.items() {
         if matches!(
-            m.get("role").and_then(Value::as_str),
+            m.get("role").and_then(ValueRef::as_str),
             Some("system" | "developer" | "tool" | "function")
         ) || m.get("tool_calls").is_some()
             || m.get("function_call").is_some()
         {
             openai = true;
         }
-        for part in m
-            .get("content")
-            .and_then(Value::as_array)
-            .unwrap_or_default()
-        {
-            match part.get("type").and_then(Value::as_str) {
+        for part in m.get("content").into_iter().flat_map(ValueRef::items) {
+            match part.get("type").and_then(ValueRef::as_str) {
                 Some(
                     "tool_use" | "tool_result" | "thinking" | "redacted_thinking" | "document",
                 ) => anthropic = true,
@@ -432,7 +438,7 @@ fn chat_kind(doc: &Value, messages: &[Value]) -> ApiKind {
 
 /// Responses rather than embeddings: items with roles or types, or a field
 /// only the Responses API has.
-fn is_responses(doc: &Value, input: &Value) -> bool {
+fn is_responses(doc: ValueRef<'_>, input: ValueRef<'_>) -> bool {
     const RESPONSES_ONLY: [&str; 8] = [
         "instructions",
         "previous_response_id",
@@ -443,36 +449,34 @@ fn is_responses(doc: &Value, input: &Value) -> bool {
         "max_output_tokens",
         "conversation",
     ];
-    RESPONSES_ONLY.iter().any(|k| doc.get(k).is_some())
-        || input
-            .as_array()
-            .is_some_and(|items| items.iter().any(|i| matches!(i, Value::Object(_))))
+    RESPONSES_ONLY.iter().any(|k| doc.get(k).is_some()) || input.items().any(ValueRef::is_object)
 }
 
 /// `messages`, `contents` or Responses `input` items.
-fn message_count(api: ApiKind, doc: &Value) -> usize {
-    let len = |v: Option<&Value>| v.and_then(Value::as_array).map_or(0, <[Value]>::len);
+fn message_count(api: ApiKind, doc: ValueRef<'_>) -> usize {
     match api {
         ApiKind::OpenAiResponses => match doc.get("input") {
-            Some(Value::Array(items)) => items.len(),
-            Some(Value::String(_)) => 1,
+            Some(items) if items.is_array() => items.count(),
+            Some(s) if s.is_string() => 1,
             _ => 0,
         },
-        ApiKind::McpJsonRpc => match doc {
-            Value::Array(batch) => batch
-                .iter()
-                .map(|m| len(m.pointer("/params/messages")))
-                .sum(),
-            _ => len(doc.pointer("/params/messages")),
-        },
+        ApiKind::McpJsonRpc if doc.is_array() => doc
+            .items()
+            .map(|m| len(m.pointer("/params/messages")))
+            .sum(),
+        ApiKind::McpJsonRpc => len(doc.pointer("/params/messages")),
         _ => len(doc.get("messages")).max(len(doc.get("contents"))),
     }
 }
 
+/// The elements of `v` if it is an array; 0 otherwise.
+fn len(v: Option<ValueRef<'_>>) -> usize {
+    v.filter(|v| v.is_array()).map_or(0, ValueRef::count)
+}
+
 /// Messages of one JSON Lines line (fine-tuning `messages`, or preference
 /// data's `input.messages`).
-fn line_messages(line: &Value) -> usize {
-    let len = |v: Option<&Value>| v.and_then(Value::as_array).map_or(0, <[Value]>::len);
+fn line_messages(line: ValueRef<'_>) -> usize {
     len(line.get("messages"))
         .max(len(line.get("contents")))
         .max(len(line.pointer("/input/messages")))
@@ -565,21 +569,16 @@ impl Ctx {
     }
 
     /// The context of an array element.
-    fn element(self, item: &Value) -> Ctx {
+    fn element(self, item: ValueRef<'_>) -> Ctx {
         match self {
             Ctx::Root | Ctx::Request(_) => Ctx::Root,
-            Ctx::Msgs(default) => match item {
-                Value::Object(_) => Ctx::Msg(message_role(item, default)),
-                _ => self,
+            Ctx::Msgs(default) if item.is_object() => Ctx::Msg(message_role(item, default)),
+            Ctx::Content { role, json } if item.is_object() => Ctx::Part {
+                role,
+                block: block_of(item),
+                json,
             },
-            Ctx::Content { role, json } => match item {
-                Value::Object(_) => Ctx::Part {
-                    role,
-                    block: block_of(item),
-                    json,
-                },
-                _ => self,
-            },
+            Ctx::Msgs(_) | Ctx::Content { .. } => self,
             Ctx::Json(r) => Ctx::Free(r),
             Ctx::Part { .. } | Ctx::Params(_) | Ctx::McpResult => Ctx::Other,
             Ctx::Msg(r) => Ctx::Under(r),
@@ -595,7 +594,7 @@ impl Ctx {
     /// The context for the members of the object `obj`, found here. What
     /// depends on a sibling (a block's `type`, an MCP `method`) is looked up
     /// once per object, not once per member (no quadratic work on huge objects).
-    fn object(self, obj: &Value) -> Ctx {
+    fn object(self, obj: ValueRef<'_>) -> Ctx {
         match self {
             Ctx::Root => Ctx::Request(method_of(obj)),
             // A single part given as an object (MCP `content: {type, text}`).
@@ -610,18 +609,16 @@ impl Ctx {
 
     /// The context of the member `key` (value `v`) of an object, `self` being
     /// the object's context from [`Ctx::object`].
-    fn member(self, key: &str, v: &Value) -> Ctx {
+    fn member(self, key: &str, v: ValueRef<'_>) -> Ctx {
         match self {
             Ctx::Other | Ctx::Under(_) | Ctx::Free(_) => self,
             Ctx::Json(r) => Ctx::Free(r),
             Ctx::Root => Ctx::Request(Method::Other).member(key, v),
             Ctx::Request(method) => match key {
                 "messages" | "contents" => Ctx::Msgs(Role::User),
-                "input" => match v {
-                    // Preference data: `input` is itself a chat request.
-                    Value::Object(_) => Ctx::Root,
-                    _ => Ctx::Msgs(Role::User),
-                },
+                // Preference data: `input` is itself a chat request.
+                "input" if v.is_object() => Ctx::Root,
+                "input" => Ctx::Msgs(Role::User),
                 "preferred_output" | "non_preferred_output" => Ctx::Msgs(Role::Assistant),
                 "system" => Ctx::Content {
                     role: Role::System,
@@ -723,11 +720,11 @@ impl Ctx {
 
 /// A message's role: its `role`, else what its Responses item `type` implies,
 /// else the list's default.
-fn message_role(m: &Value, default: Role) -> Role {
+fn message_role(m: ValueRef<'_>, default: Role) -> Role {
     if let Some(role) = m.get("role") {
         return role.as_str().map_or(Role::Other, map_role);
     }
-    match m.get("type").and_then(Value::as_str) {
+    match m.get("type").and_then(ValueRef::as_str) {
         Some(
             "function_call_output"
             | "custom_tool_call_output"
@@ -756,16 +753,16 @@ fn map_role(name: &str) -> Role {
     }
 }
 
-fn block_of(part: &Value) -> Block {
-    match part.get("type").and_then(Value::as_str) {
+fn block_of(part: ValueRef<'_>) -> Block {
+    match part.get("type").and_then(ValueRef::as_str) {
         Some("tool_use" | "server_tool_use" | "mcp_tool_use") => Block::ToolUse,
         Some("tool_result" | "mcp_tool_result") => Block::ToolResult,
         _ => Block::Plain,
     }
 }
 
-fn method_of(message: &Value) -> Method {
-    match message.get("method").and_then(Value::as_str) {
+fn method_of(message: ValueRef<'_>) -> Method {
+    match message.get("method").and_then(ValueRef::as_str) {
         Some("tools/call") => Method::ToolsCall,
         Some("prompts/get") => Method::PromptsGet,
         Some("sampling/createMessage") => Method::Sampling,
@@ -774,8 +771,8 @@ fn method_of(message: &Value) -> Method {
 }
 
 /// The scalar fields not emitted (see the module docs): identifiers, not prose.
-fn is_skipped_scalar(key: &str, v: &Value) -> bool {
-    let Value::String(s) = v else { return false };
+fn is_skipped_scalar(key: &str, v: ValueRef<'_>) -> bool {
+    let Some(s) = v.as_str() else { return false };
     match key {
         "role" => map_role(s) != Role::Other,
         "model" | "type" | "id" | "tool_call_id" | "object" => {
@@ -807,8 +804,15 @@ impl<'l> Walker<'l> {
             opts: Options::from_limits(limits),
             segments: Vec::new(),
             text_bytes: 0,
-            ptr: String::new(),
+            // Deep enough for the pointers of most requests without growing.
+            ptr: String::with_capacity(128),
         }
+    }
+
+    /// Room for `n` segments (at most the limit): a hint, from the number
+    /// of strings in the document.
+    fn reserve(&mut self, n: usize) {
+        self.segments.reserve(n.min(self.limits.max_segments));
     }
 
     fn emit(&mut self, role: Role, text: &str) -> Result<(), PayloadError> {
@@ -837,12 +841,12 @@ impl<'l> Walker<'l> {
     /// Walks `v` (enclosed by `depth` containers) in document order. The
     /// recursion is bounded: the parser refused anything deeper than
     /// [`crate::limits::JSON_DEPTH_CEILING`].
-    fn walk(&mut self, v: &Value, ctx: Ctx, depth: usize) -> Result<(), PayloadError> {
-        match v {
-            Value::String(s) if ctx.embedded_json() => self.embedded(s, ctx.role(), depth),
-            Value::String(s) => self.emit(ctx.role(), s),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
+    fn walk(&mut self, v: ValueRef<'_>, ctx: Ctx, depth: usize) -> Result<(), PayloadError> {
+        match v.shape() {
+            Shape::Str(s) if ctx.embedded_json() => self.embedded(s, ctx.role(), depth),
+            Shape::Str(s) => self.emit(ctx.role(), s),
+            Shape::Array => {
+                for (i, item) in v.items().enumerate() {
                     let mark = self.ptr.len();
                     push_index(&mut self.ptr, i);
                     let r = self.walk(item, ctx.element(item), depth + 1);
@@ -851,10 +855,10 @@ impl<'l> Walker<'l> {
                 }
                 Ok(())
             }
-            Value::Object(members) => {
+            Shape::Object => {
                 let ctx = ctx.object(v);
                 let keys = ctx.keys_are_text();
-                for (k, val) in members {
+                for (k, val) in v.members() {
                     if !keys && is_skipped_scalar(k, val) {
                         continue;
                     }
@@ -873,7 +877,7 @@ impl<'l> Walker<'l> {
                 }
                 Ok(())
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+            Shape::Scalar => Ok(()),
         }
     }
 
@@ -890,7 +894,7 @@ impl<'l> Walker<'l> {
                 Ok(inner) => {
                     let mark = self.ptr.len();
                     self.ptr.push('#');
-                    let r = self.walk(&inner, Ctx::Free(role), depth);
+                    let r = self.walk(inner.root(), Ctx::Free(role), depth);
                     self.ptr.truncate(mark);
                     return r;
                 }
@@ -1319,52 +1323,45 @@ mod tests {
     /// segments at `P#...`, or a skipped scalar (emitted anyway inside
     /// free-form data, so zero or one).
     fn assert_complete(p: &Payload, name: &str) {
-        fn check(v: &Value, key: Option<&str>, ptr: &mut String, p: &Payload, name: &str) {
-            match v {
-                Value::String(s) if !s.is_empty() => {
-                    let here = p
-                        .segments
-                        .iter()
-                        .filter(|x| x.pointer == *ptr && x.text == *s)
-                        .count();
-                    let inner = p.segments.iter().any(|x| {
-                        x.pointer
-                            .strip_prefix(ptr.as_str())
-                            .is_some_and(|t| t.starts_with('#'))
-                    });
-                    let skippable = key.is_some_and(|k| is_skipped_scalar(k, v));
-                    // Inside free-form data the key is emitted at its value's
-                    // pointer too, so a value equal to its key counts twice.
-                    let key_twin = usize::from(key == Some(s.as_str()));
-                    assert!(
-                        here == 1
-                            || (key_twin == 1 && here == 2)
-                            || inner
-                            || (skippable && here <= key_twin),
-                        "{name}: {ptr} extracted {here} times"
-                    );
-                }
-                Value::Array(a) => {
-                    for (i, x) in a.iter().enumerate() {
-                        let mark = ptr.len();
-                        push_index(ptr, i);
-                        check(x, None, ptr, p, name);
-                        ptr.truncate(mark);
-                    }
-                }
-                Value::Object(m) => {
-                    for (k, x) in m {
-                        let mark = ptr.len();
-                        push_token(ptr, k);
-                        check(x, Some(k), ptr, p, name);
-                        ptr.truncate(mark);
-                    }
-                }
-                _ => {}
+        fn check(v: ValueRef<'_>, key: Option<&str>, ptr: &mut String, p: &Payload, name: &str) {
+            if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                let here = p
+                    .segments
+                    .iter()
+                    .filter(|x| x.pointer == *ptr && x.text == s)
+                    .count();
+                let inner = p.segments.iter().any(|x| {
+                    x.pointer
+                        .strip_prefix(ptr.as_str())
+                        .is_some_and(|t| t.starts_with('#'))
+                });
+                let skippable = key.is_some_and(|k| is_skipped_scalar(k, v));
+                // Inside free-form data the key is emitted at its value's
+                // pointer too, so a value equal to its key counts twice.
+                let key_twin = usize::from(key == Some(s));
+                assert!(
+                    here == 1
+                        || (key_twin == 1 && here == 2)
+                        || inner
+                        || (skippable && here <= key_twin),
+                    "{name}: {ptr} extracted {here} times"
+                );
+            }
+            for (i, x) in v.items().enumerate() {
+                let mark = ptr.len();
+                push_index(ptr, i);
+                check(x, None, ptr, p, name);
+                ptr.truncate(mark);
+            }
+            for (k, x) in v.members() {
+                let mark = ptr.len();
+                push_token(ptr, k);
+                check(x, Some(k), ptr, p, name);
+                ptr.truncate(mark);
             }
         }
         if let Some(doc) = &p.document {
-            check(doc, None, &mut String::new(), p, name);
+            check(doc.root(), None, &mut String::new(), p, name);
         }
     }
 
@@ -1396,7 +1393,7 @@ mod tests {
         );
         let doc = p.document.unwrap();
         assert_eq!(
-            doc.pointer("/1/completion").and_then(Value::as_str),
+            doc.pointer("/1/completion").and_then(ValueRef::as_str),
             Some("C")
         );
         // Sniffed without the content type, and under the other JSON Lines names.
@@ -1843,7 +1840,9 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::*;
+        use crate::payload::reference;
         use proptest::prelude::*;
+        use proptest::test_runner::TestCaseError;
 
         fn any_request(body: &[u8], ct: u8) -> Result<Payload, PayloadError> {
             let ct = [
@@ -2003,6 +2002,153 @@ mod tests {
             })
         }
 
+        /// How many limit sets [`limits_of`] has.
+        const LIMITS: usize = 4;
+
+        /// The defaults, tight limits (depth, segments, text, lines), and
+        /// duplicate keys kept.
+        fn limits_of(i: usize) -> Limits {
+            match i {
+                0 => Limits::default(),
+                1 => Limits {
+                    max_json_depth: 4,
+                    max_segments: 6,
+                    max_text_bytes: 120,
+                    max_jsonl_lines: 2,
+                    ..Limits::default()
+                },
+                2 => Limits {
+                    duplicate_keys: DuplicateKeys::ScanAll,
+                    max_json_depth: 7,
+                    ..Limits::default()
+                },
+                _ => Limits {
+                    max_json_depth: 2,
+                    ..Limits::default()
+                },
+            }
+        }
+
+        /// How many kinds of edit [`mutate`] makes.
+        const EDITS: usize = 6;
+
+        /// Bytes and snippets that matter to a JSON parser.
+        const TOKENS: &[&[u8]] = &[
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b"\"",
+            b",",
+            b":",
+            b"\\",
+            b" ",
+            b"\n",
+            b"0",
+            b"-",
+            b"\\u00e9",
+            b"\\ud83d\\ude00",
+            b"\\ud800",
+            b"\\udc00\\u0041",
+            b"\\u0022",
+            b"\\n",
+            b"\\/",
+            b"\\x",
+            b"\xff",
+            b"\xc3",
+            "é".as_bytes(),
+            b"\x01",
+            b"\"role\":\"system\",",
+            b"\"x\":1,",
+            b"{\"a\":[",
+            b"true",
+            b"nul",
+            b"1e5",
+        ];
+
+        /// One edit of `body`: insert a token, delete a range, copy a range
+        /// after itself (duplicate members), write a letter as a `\u`
+        /// escape, cut the end, or overwrite a byte.
+        fn mutate(body: &mut Vec<u8>, a: prop::sample::Index, b: prop::sample::Index, op: usize) {
+            let n = body.len() + 1;
+            let (i, j) = {
+                let (x, y) = (a.index(n), b.index(n));
+                (x.min(y), x.max(y))
+            };
+            match op {
+                0 => {
+                    let t = TOKENS[b.index(TOKENS.len())];
+                    body.splice(i..i, t.iter().copied());
+                }
+                1 => {
+                    body.drain(i..j.min(i + 8));
+                }
+                2 => {
+                    let copy = body[i..j].to_vec();
+                    body.splice(j..j, copy);
+                }
+                3 => {
+                    if let Some(&c) = body.get(i).filter(|c| c.is_ascii_alphabetic()) {
+                        let esc = format!("\\u{:04x}", c);
+                        body.splice(i..=i, esc.bytes());
+                    }
+                }
+                4 => body.truncate(j),
+                _ => {
+                    if let Some(c) = body.get_mut(i) {
+                        let bytes = b"{}[]\":,\\ 1a\x80";
+                        *c = bytes[b.index(bytes.len())];
+                    }
+                }
+            }
+        }
+
+        /// Extracts with the tape and with the reference (the `Value` tree
+        /// and its walk): same payload or same error, to the message.
+        fn same_as_reference(
+            path: &str,
+            ct: usize,
+            body: &[u8],
+            limits: usize,
+        ) -> Result<(), TestCaseError> {
+            let ct = [JSON, None, Some("text/plain"), Some("application/jsonl")][ct % 4];
+            let r = req(path, ct, body);
+            let limits = limits_of(limits);
+            match (
+                extract(&r, &limits),
+                reference::extract::extract(&r, &limits),
+            ) {
+                (Ok(new), Ok(old)) => {
+                    prop_assert_eq!(new.api, old.api);
+                    prop_assert_eq!(&new.segments, &old.segments);
+                    prop_assert_eq!(new.message_count, old.message_count);
+                    prop_assert_eq!(new.document.map(|d| d.to_value()), old.document);
+                }
+                (Err(new), Err(old)) => {
+                    prop_assert_eq!(new.to_string(), old.to_string());
+                    prop_assert_eq!(new, old);
+                }
+                (new, old) => prop_assert!(
+                    false,
+                    "tape {:?}, reference {:?}",
+                    new.map(|p| p.segments),
+                    old.map(|p| p.segments)
+                ),
+            }
+            Ok(())
+        }
+
+        #[test]
+        fn the_tape_extracts_what_the_tree_did_on_every_case() {
+            for c in CASES {
+                for limits in 0..LIMITS {
+                    for ct in 0..4 {
+                        same_as_reference(c.path, ct, c.body.as_bytes(), limits).unwrap();
+                    }
+                }
+            }
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -2043,6 +2189,64 @@ mod tests {
                 let body = serde_json::to_string(&doc).unwrap();
                 let p = extract(&req(CASES[case].path, JSON, body.as_bytes()), &Limits::default()).unwrap();
                 assert_complete(&p, &body);
+            }
+
+            #[test]
+            fn the_tape_extracts_what_the_tree_did(
+                doc in arb_doc(),
+                path in prop::sample::select(PATHS),
+                ct in 0..4usize,
+                limits in 0..LIMITS,
+            ) {
+                let body = serde_json::to_string(&doc).unwrap();
+                same_as_reference(path, ct, body.as_bytes(), limits)?;
+            }
+
+            #[test]
+            fn the_tape_extracts_what_the_tree_did_from_mutated_bodies(
+                case in 0..CASES.len(),
+                doc in arb_doc(),
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0..EDITS), 1..6),
+                ct in 0..4usize,
+                limits in 0..LIMITS,
+            ) {
+                // Half the time an API request, half a generated document.
+                let mut body = if edits.len() % 2 == 0 {
+                    CASES[case].body.as_bytes().to_vec()
+                } else {
+                    serde_json::to_vec(&doc).unwrap()
+                };
+                for (a, b, op) in edits {
+                    mutate(&mut body, a, b, op);
+                }
+                same_as_reference(CASES[case].path, ct, &body, limits)?;
+            }
+
+            #[test]
+            fn the_tape_finds_the_same_duplicate_keys(
+                distinct in 0..24usize,
+                tail in prop::collection::vec((0..28usize, any::<bool>()), 0..6),
+                escaped in any::<u32>(),
+                depth in 0..3usize,
+                limits in 0..LIMITS,
+            ) {
+                // Objects around the linear-check size: `distinct` different
+                // keys then a few that may repeat them, keys escaped or not,
+                // nested in a message and in a larger object.
+                let keys = (0..distinct).map(|k| (k, escaped >> (k % 32) & 1 == 1)).chain(tail);
+                let members: Vec<String> = keys
+                    .enumerate()
+                    .map(|(i, (k, esc))| {
+                        let name = if esc { format!("k\\u00{:02x}{k}", b'_') } else { format!("k_{k}") };
+                        format!("\"{name}\":\"v{i}\"")
+                    })
+                    .collect();
+                let mut obj = format!("{{{}}}", members.join(","));
+                for _ in 0..depth {
+                    obj = format!("{{\"a\":1,\"content\":[{obj}],\"b\":[{obj}]}}");
+                }
+                let body = format!("{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}},{obj}],\"x\":{obj}}}");
+                same_as_reference("/v1/chat/completions", 1, body.as_bytes(), limits)?;
             }
 
             #[test]

@@ -7,37 +7,278 @@
 //! every error says where it is (line, column, or a JSON pointer) without
 //! quoting the request.
 //!
-//! Input: bytes. Output: a [`Value`] or an [`Error`]. Invariants: the parser is
-//! iterative (an explicit stack, no recursion), so no input can overflow the
-//! stack; nesting is bounded by [`Options::max_depth`] (never above
-//! [`JSON_DEPTH_CEILING`]); it never panics; strings are scanned eight bytes at
-//! a time and unescaped runs are copied in bulk.
+//! Input: bytes. Output: a [`Document`] or an [`Error`]. The document is a
+//! tape: one flat array of nodes in document order (a container is followed
+//! by its elements, each object member by its key then its value), and one
+//! string, the text parsed followed by the strings that had escapes,
+//! unescaped. A string without escapes is a range of the text as sent. So a
+//! document costs a few allocations, not one per string, key and container
+//! (this parser runs on every request; the allocator was a fifth of a
+//! request's cycles). Read it through [`ValueRef`].
+//!
+//! Invariants: the parser is iterative (an explicit stack, no recursion), so
+//! no input can overflow the stack; nesting is bounded by
+//! [`Options::max_depth`] (never above [`JSON_DEPTH_CEILING`]); it never
+//! panics; strings are scanned eight bytes at a time and unescaped runs are
+//! copied in bulk.
 
 use crate::limits::{DuplicateKeys, Limits, JSON_DEPTH_CEILING};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
-/// A parsed JSON value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+/// What a tape node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
     Null,
-    Bool(bool),
-    /// The number as written (never converted, so nothing is lost).
-    Number(String),
-    String(String),
-    Array(Vec<Value>),
-    /// Members in document order.
-    Object(Vec<(String, Value)>),
+    True,
+    False,
+    Number,
+    String,
+    Array,
+    Object,
 }
 
-impl Value {
-    /// RFC 6901 lookup (`/messages/0/role`); `""` is the root.
+/// One node of the tape. A string or a number (as written): the text
+/// `a..a + b` of [`Document::src`]. An array or an object: `a` elements or
+/// members, and `b` the index of the first node after its last descendant.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    tag: Tag,
+    a: usize,
+    b: usize,
+}
+
+/// A parsed JSON document (see the module docs). The root is node 0.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    /// The text parsed, then the unescaped strings.
+    src: String,
+    nodes: Vec<Node>,
+    /// String values (not keys), a hint for how many segments it holds.
+    strings: usize,
+}
+
+impl Document {
+    /// The top-level value.
+    pub fn root(&self) -> ValueRef<'_> {
+        ValueRef { doc: self, i: 0 }
+    }
+
+    /// The first member named `key` of the top-level object.
+    pub fn get(&self, key: &str) -> Option<ValueRef<'_>> {
+        self.root().get(key)
+    }
+
+    /// RFC 6901 lookup from the root (see [`ValueRef::pointer`]).
+    pub fn pointer(&self, pointer: &str) -> Option<ValueRef<'_>> {
+        self.root().pointer(pointer)
+    }
+
+    /// Number of string values in the document (keys not counted).
+    pub(crate) fn string_count(&self) -> usize {
+        self.strings
+    }
+
+    /// An empty array whose elements [`Document::push_element`] appends
+    /// (JSON Lines: one element per line), over `text`.
+    pub(crate) fn array_over(text: &str) -> Document {
+        let mut doc = Document::with_text(text);
+        doc.nodes.push(Node {
+            tag: Tag::Array,
+            a: 0,
+            b: 1,
+        });
+        doc
+    }
+
+    /// Parses `s`, the text at `base` in the text of [`Document::array_over`],
+    /// as one document and appends it as an element of the root array.
+    pub(crate) fn push_element(
+        &mut self,
+        s: &str,
+        base: usize,
+        opts: &Options,
+    ) -> Result<(), Error> {
+        parse_into(self, s, base, opts, 0)?;
+        let end = self.nodes.len();
+        if let Some(root) = self.nodes.first_mut() {
+            root.a += 1;
+            root.b = end;
+        }
+        Ok(())
+    }
+
+    fn with_text(text: &str) -> Document {
+        // A node per 24 bytes of text is more than chat bodies need (their
+        // strings are longer); the rare denser document grows the tape.
+        let mut src = String::with_capacity(text.len() + 32);
+        src.push_str(text);
+        Document {
+            src,
+            nodes: Vec::with_capacity(text.len() / 24 + 8),
+            strings: 0,
+        }
+    }
+
+    fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i)
+    }
+
+    /// The index of the first node after node `i` and its descendants.
+    fn end(&self, i: usize) -> usize {
+        match self.nodes.get(i) {
+            Some(Node {
+                tag: Tag::Array | Tag::Object,
+                b,
+                ..
+            }) => *b,
+            _ => i + 1,
+        }
+    }
+
+    /// The text `a..a + b` of the source.
+    fn text(&self, a: usize, b: usize) -> &str {
+        self.src.get(a..a.saturating_add(b)).unwrap_or_default()
+    }
+
+    /// The members of the object at `node`, given their number.
+    fn members_of(&self, node: usize, count: usize) -> Members<'_> {
+        Members {
+            doc: self,
+            next: node + 1,
+            left: count,
+        }
+    }
+
+    /// The document as a [`Value`](super::reference::json::Value) tree, to
+    /// compare with the reference parser.
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> super::reference::json::Value {
+        self.root().to_value()
+    }
+}
+
+/// One value of a [`Document`]: a cheap copyable handle.
+#[derive(Clone, Copy)]
+pub struct ValueRef<'d> {
+    doc: &'d Document,
+    i: usize,
+}
+
+impl fmt::Debug for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ValueRef({}, {:?})", self.i, self.node().map(|n| n.tag))
+    }
+}
+
+impl<'d> ValueRef<'d> {
+    fn node(self) -> Option<&'d Node> {
+        self.doc.node(self.i)
+    }
+
+    fn tag(self) -> Option<Tag> {
+        self.node().map(|n| n.tag)
+    }
+
+    /// Whether this is an object.
+    pub fn is_object(self) -> bool {
+        self.tag() == Some(Tag::Object)
+    }
+
+    /// Whether this is an array.
+    pub fn is_array(self) -> bool {
+        self.tag() == Some(Tag::Array)
+    }
+
+    /// Whether this is a string.
+    pub fn is_string(self) -> bool {
+        self.tag() == Some(Tag::String)
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(self) -> Option<&'d str> {
+        match self.node() {
+            Some(&Node {
+                tag: Tag::String,
+                a,
+                b,
+            }) => Some(self.doc.text(a, b)),
+            _ => None,
+        }
+    }
+
+    /// The number of elements of an array, members of an object; 0 otherwise.
+    pub fn count(self) -> usize {
+        match self.node() {
+            Some(&Node {
+                tag: Tag::Array | Tag::Object,
+                a,
+                ..
+            }) => a,
+            _ => 0,
+        }
+    }
+
+    /// The elements of an array (none if this is not one).
+    pub fn items(self) -> Items<'d> {
+        let left = match self.node() {
+            Some(&Node {
+                tag: Tag::Array, a, ..
+            }) => a,
+            _ => 0,
+        };
+        Items {
+            doc: self.doc,
+            next: self.i + 1,
+            left,
+        }
+    }
+
+    /// The members of an object in document order, duplicates included
+    /// (none if this is not one).
+    pub fn members(self) -> Members<'d> {
+        let count = match self.node() {
+            Some(&Node {
+                tag: Tag::Object,
+                a,
+                ..
+            }) => a,
+            _ => 0,
+        };
+        self.doc.members_of(self.i, count)
+    }
+
+    /// What this value is, its node read once (the walk's dispatch).
+    pub(crate) fn shape(self) -> Shape<'d> {
+        match self.node() {
+            Some(&Node {
+                tag: Tag::String,
+                a,
+                b,
+            }) => Shape::Str(self.doc.text(a, b)),
+            Some(Node {
+                tag: Tag::Array, ..
+            }) => Shape::Array,
+            Some(Node {
+                tag: Tag::Object, ..
+            }) => Shape::Object,
+            _ => Shape::Scalar,
+        }
+    }
+
+    /// The first member named `key` of an object.
+    pub fn get(self, key: &str) -> Option<ValueRef<'d>> {
+        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// RFC 6901 lookup (`/messages/0/role`); `""` is this value.
     ///
     /// `~1` stands for `/` and `~0` for `~` in a reference token; an array
     /// index is `0` or a decimal without leading zeros (`-`, past the end, is
     /// never found). In an object with duplicate keys the first member wins,
-    /// as with [`Value::get`].
-    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+    /// as with [`ValueRef::get`].
+    pub fn pointer(self, pointer: &str) -> Option<ValueRef<'d>> {
         if pointer.is_empty() {
             return Some(self);
         }
@@ -45,37 +286,116 @@ impl Value {
         let mut cur = self;
         for raw in rest.split('/') {
             let token = unescape_token(raw)?;
-            cur = match cur {
-                Value::Object(_) => cur.get(&token)?,
-                Value::Array(items) => items.get(array_index(&token)?)?,
+            cur = match cur.tag() {
+                Some(Tag::Object) => cur.get(&token)?,
+                Some(Tag::Array) => cur.items().nth(array_index(&token)?)?,
                 _ => return None,
             };
         }
         Some(cur)
     }
 
-    /// The first member named `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Value::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
+    #[cfg(test)]
+    fn to_value(self) -> super::reference::json::Value {
+        use super::reference::json::Value;
+        match self.node() {
+            None | Some(Node { tag: Tag::Null, .. }) => Value::Null,
+            Some(Node { tag: Tag::True, .. }) => Value::Bool(true),
+            Some(Node {
+                tag: Tag::False, ..
+            }) => Value::Bool(false),
+            Some(&Node {
+                tag: Tag::Number,
+                a,
+                b,
+            }) => Value::Number(self.doc.text(a, b).to_owned()),
+            Some(&Node {
+                tag: Tag::String,
+                a,
+                b,
+            }) => Value::String(self.doc.text(a, b).to_owned()),
+            Some(Node {
+                tag: Tag::Array, ..
+            }) => Value::Array(self.items().map(ValueRef::to_value).collect()),
+            Some(Node {
+                tag: Tag::Object, ..
+            }) => Value::Object(
+                self.members()
+                    .map(|(k, v)| (k.to_owned(), v.to_value()))
+                    .collect(),
+            ),
         }
     }
+}
 
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s),
-            _ => None,
+/// What a [`ValueRef`] is, for a dispatch that reads its node once.
+pub(crate) enum Shape<'d> {
+    Str(&'d str),
+    Array,
+    Object,
+    /// Null, a boolean or a number.
+    Scalar,
+}
+
+/// The elements of an array, in order.
+#[derive(Clone)]
+pub struct Items<'d> {
+    doc: &'d Document,
+    next: usize,
+    left: usize,
+}
+
+impl<'d> Iterator for Items<'d> {
+    type Item = ValueRef<'d>;
+
+    fn next(&mut self) -> Option<ValueRef<'d>> {
+        if self.left == 0 {
+            return None;
         }
+        self.left -= 1;
+        let v = ValueRef {
+            doc: self.doc,
+            i: self.next,
+        };
+        self.next = self.doc.end(self.next);
+        Some(v)
     }
 
-    /// The elements, if this is an array.
-    pub fn as_array(&self) -> Option<&[Value]> {
-        match self {
-            Value::Array(a) => Some(a),
-            _ => None,
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+/// The members of an object, in document order: each key and its value.
+#[derive(Clone)]
+pub struct Members<'d> {
+    doc: &'d Document,
+    next: usize,
+    left: usize,
+}
+
+impl<'d> Iterator for Members<'d> {
+    type Item = (&'d str, ValueRef<'d>);
+
+    fn next(&mut self) -> Option<(&'d str, ValueRef<'d>)> {
+        if self.left == 0 {
+            return None;
         }
+        self.left -= 1;
+        let key = ValueRef {
+            doc: self.doc,
+            i: self.next,
+        };
+        let v = ValueRef {
+            doc: self.doc,
+            i: self.next + 1,
+        };
+        self.next = self.doc.end(self.next + 1);
+        Some((key.as_str().unwrap_or_default(), v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -113,7 +433,8 @@ fn array_index(token: &str) -> Option<usize> {
 /// Appends one RFC 6901 reference token for `key` (`~` -> `~0`, `/` -> `~1`).
 pub(crate) fn push_token(ptr: &mut String, key: &str) {
     ptr.push('/');
-    if !key.contains(['~', '/']) {
+    // Bytes, not a char pattern: this runs for every member walked.
+    if !key.bytes().any(|b| b == b'~' || b == b'/') {
         ptr.push_str(key);
         return;
     }
@@ -130,6 +451,10 @@ pub(crate) fn push_token(ptr: &mut String, key: &str) {
 /// machinery: this runs for every array element walked).
 pub(crate) fn push_index(ptr: &mut String, mut i: usize) {
     ptr.push('/');
+    if i < 10 {
+        ptr.push(char::from(b'0' + i as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut n = digits.len();
     loop {
@@ -215,7 +540,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Parses one JSON document (RFC 8259: any value at the top, whitespace around it).
-pub fn parse(input: &[u8], opts: &Options) -> Result<Value, Error> {
+pub fn parse(input: &[u8], opts: &Options) -> Result<Document, Error> {
     let s = std::str::from_utf8(input).map_err(|e| Error::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
@@ -225,16 +550,43 @@ pub fn parse(input: &[u8], opts: &Options) -> Result<Value, Error> {
 /// Parses a document already known to be UTF-8. `base_depth` containers
 /// already enclose it (a JSON document inside a JSON string counts its depth
 /// from the outer document).
-pub(crate) fn parse_str(s: &str, opts: &Options, base_depth: usize) -> Result<Value, Error> {
-    Parser {
+pub(crate) fn parse_str(s: &str, opts: &Options, base_depth: usize) -> Result<Document, Error> {
+    let mut doc = Document::with_text(s);
+    parse_into(&mut doc, s, 0, opts, base_depth)?;
+    Ok(doc)
+}
+
+thread_local! {
+    /// The parser's stack of open containers, kept between documents (at
+    /// most [`JSON_DEPTH_CEILING`] frames, so never large).
+    static STACK: Cell<Vec<Frame>> = const { Cell::new(Vec::new()) };
+}
+
+/// Appends the document `s` to the tape of `doc`; `s` is the text at
+/// `base` in `doc.src`.
+fn parse_into(
+    doc: &mut Document,
+    s: &str,
+    base: usize,
+    opts: &Options,
+    base_depth: usize,
+) -> Result<(), Error> {
+    let mut stack = STACK.with(Cell::take);
+    stack.clear();
+    let r = Parser {
         s,
         b: s.as_bytes(),
         pos: 0,
+        base,
+        doc,
         opts: *opts,
         base_depth,
         max_depth: opts.max_depth.min(JSON_DEPTH_CEILING),
     }
-    .document()
+    .document(&mut stack);
+    stack.clear();
+    STACK.with(|c| c.set(stack));
+    r
 }
 
 /// Objects up to this many members are checked for duplicates on each key; larger
@@ -244,60 +596,74 @@ const LINEAR_DUP_CHECK: usize = 16;
 /// Longest key quoted in a [`Error::DuplicateKey`].
 const MAX_KEY_CHARS: usize = 64;
 
-enum Frame {
-    Array(Vec<Value>),
-    /// Members so far, and the key of the member whose value is being parsed.
-    Object(Vec<(String, Value)>, String),
+/// An open container: its node, the elements or members completed so far,
+/// and for an object the key (a range of the source) of the member whose
+/// value is being parsed.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    node: usize,
+    count: usize,
+    object: bool,
+    key: (usize, usize),
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'd> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
+    /// Where `s` starts in `doc.src`.
+    base: usize,
+    doc: &'d mut Document,
     opts: Options,
     base_depth: usize,
     max_depth: usize,
 }
 
-impl<'a> Parser<'a> {
-    fn document(&mut self) -> Result<Value, Error> {
-        let mut stack: Vec<Frame> = Vec::new();
+impl<'a> Parser<'a, '_> {
+    fn document(&mut self, stack: &mut Vec<Frame>) -> Result<(), Error> {
         'value: loop {
             self.skip_ws();
-            let mut v = match self.peek() {
-                Some(b'{') => {
-                    self.enter(&stack)?;
+            match self.peek() {
+                Some(open @ (b'{' | b'[')) => {
+                    self.enter(stack)?;
                     self.pos += 1;
                     self.skip_ws();
-                    if self.peek() == Some(b'}') {
-                        self.pos += 1;
-                        Value::Object(Vec::new())
+                    let (tag, close) = if open == b'{' {
+                        (Tag::Object, b'}')
                     } else {
-                        let key = self.key("expected a string key or '}'")?;
-                        stack.push(Frame::Object(Vec::new(), key));
+                        (Tag::Array, b']')
+                    };
+                    let node = self.push(tag, 0, 0);
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        self.close(node, 0);
+                    } else {
+                        let key = if tag == Tag::Object {
+                            self.key("expected a string key or '}'")?
+                        } else {
+                            (0, 0)
+                        };
+                        stack.push(Frame {
+                            node,
+                            count: 0,
+                            object: tag == Tag::Object,
+                            key,
+                        });
                         continue 'value;
                     }
                 }
-                Some(b'[') => {
-                    self.enter(&stack)?;
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b']') {
-                        self.pos += 1;
-                        Value::Array(Vec::new())
-                    } else {
-                        stack.push(Frame::Array(Vec::new()));
-                        continue 'value;
-                    }
+                Some(b'"') => {
+                    let (a, b) = self.string()?;
+                    self.push(Tag::String, a, b);
+                    self.doc.strings += 1;
                 }
-                Some(b'"') => Value::String(self.string()?),
-                Some(b't') => self.literal("true", Value::Bool(true))?,
-                Some(b'f') => self.literal("false", Value::Bool(false))?,
-                Some(b'n') => self.literal("null", Value::Null)?,
+                Some(b't') => self.literal("true", Tag::True)?,
+                Some(b'f') => self.literal("false", Tag::False)?,
+                Some(b'n') => self.literal("null", Tag::Null)?,
                 Some(b'-' | b'0'..=b'9') => self.number()?,
                 _ => return Err(self.err_here("expected a value")),
-            };
-            // A value is complete: hand it to its container, closing every
+            }
+            // A value is complete: count it in its container, closing every
             // container that ends right after it.
             loop {
                 let Some(top) = stack.last_mut() else {
@@ -305,63 +671,72 @@ impl<'a> Parser<'a> {
                     if self.pos < self.b.len() {
                         return Err(self.err_here("trailing characters after the document"));
                     }
-                    return Ok(v);
+                    return Ok(());
                 };
-                match top {
-                    Frame::Array(items) => {
-                        items.push(v);
-                        self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                continue 'value;
-                            }
-                            Some(b']') => {
-                                self.pos += 1;
-                                v = Value::Array(std::mem::take(items));
-                                stack.pop();
-                            }
-                            _ => {
-                                return Err(
-                                    self.err_here("expected ',' or ']' after an array element")
-                                )
-                            }
+                top.count += 1;
+                let Frame {
+                    node,
+                    count,
+                    object,
+                    ..
+                } = *top;
+                self.skip_ws();
+                if !object {
+                    match self.peek() {
+                        Some(b',') => {
+                            self.pos += 1;
+                            continue 'value;
+                        }
+                        Some(b']') => {
+                            self.pos += 1;
+                            self.close(node, count);
+                            stack.pop();
+                        }
+                        _ => {
+                            return Err(self.err_here("expected ',' or ']' after an array element"))
                         }
                     }
-                    Frame::Object(members, key) => {
-                        members.push((std::mem::take(key), v));
+                    continue;
+                }
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
                         self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                self.skip_ws();
-                                let next = self.key("expected a string key after ','")?;
-                                if let Some(dup) = self.duplicate_on_insert(members, &next) {
-                                    return Err(self.duplicate(&stack, dup));
-                                }
-                                if let Some(Frame::Object(_, key)) = stack.last_mut() {
-                                    *key = next;
-                                }
-                                continue 'value;
-                            }
-                            Some(b'}') => {
-                                self.pos += 1;
-                                let members = std::mem::take(members);
-                                if let Some(dup) = self.duplicate_on_close(&members) {
-                                    return Err(self.duplicate(&stack, dup));
-                                }
-                                v = Value::Object(members);
-                                stack.pop();
-                            }
-                            _ => {
-                                return Err(
-                                    self.err_here("expected ',' or '}' after an object member")
-                                )
-                            }
+                        let next = self.key("expected a string key after ','")?;
+                        if let Some(dup) = self.duplicate_on_insert(node, count, next) {
+                            return Err(self.duplicate(stack, dup));
                         }
+                        if let Some(top) = stack.last_mut() {
+                            top.key = next;
+                        }
+                        continue 'value;
                     }
+                    Some(b'}') => {
+                        self.pos += 1;
+                        self.close(node, count);
+                        if let Some(dup) = self.duplicate_on_close(node, count) {
+                            return Err(self.duplicate(stack, dup));
+                        }
+                        stack.pop();
+                    }
+                    _ => return Err(self.err_here("expected ',' or '}' after an object member")),
                 }
             }
+        }
+    }
+
+    /// Appends a node; its index.
+    fn push(&mut self, tag: Tag, a: usize, b: usize) -> usize {
+        self.doc.nodes.push(Node { tag, a, b });
+        self.doc.nodes.len() - 1
+    }
+
+    /// Records the size and the end of the container at `node`.
+    fn close(&mut self, node: usize, count: usize) {
+        let end = self.doc.nodes.len();
+        if let Some(n) = self.doc.nodes.get_mut(node) {
+            n.a = count;
+            n.b = end;
         }
     }
 
@@ -370,36 +745,52 @@ impl<'a> Parser<'a> {
         if self.base_depth + stack.len() < self.max_depth {
             return Ok(());
         }
-        let mut pointer = String::new();
-        for f in stack {
-            push_frame(&mut pointer, f);
-        }
         Err(Error::TooDeep {
-            pointer,
+            pointer: self.pointer(stack),
             limit: self.max_depth,
         })
     }
 
-    /// A small object: is `key` already a member?
-    fn duplicate_on_insert(&self, members: &[(String, Value)], key: &str) -> Option<String> {
-        if self.opts.duplicate_keys == DuplicateKeys::ScanAll || members.len() >= LINEAR_DUP_CHECK {
+    /// The pointer of the value being parsed in the innermost of `frames`.
+    fn pointer(&self, frames: &[Frame]) -> String {
+        let mut pointer = String::new();
+        for f in frames {
+            if f.object {
+                push_token(&mut pointer, self.doc.text(f.key.0, f.key.1));
+            } else {
+                push_index(&mut pointer, f.count);
+            }
+        }
+        pointer
+    }
+
+    /// A small object: is `key` already one of its `count` members?
+    fn duplicate_on_insert(
+        &self,
+        node: usize,
+        count: usize,
+        key: (usize, usize),
+    ) -> Option<String> {
+        if self.opts.duplicate_keys == DuplicateKeys::ScanAll || count >= LINEAR_DUP_CHECK {
             return None;
         }
-        members
-            .iter()
+        let key = self.doc.text(key.0, key.1);
+        self.doc
+            .members_of(node, count)
             .any(|(k, _)| k == key)
             .then(|| key.to_owned())
     }
 
     /// A large object, complete: the duplicate whose second occurrence comes first.
-    fn duplicate_on_close(&self, members: &[(String, Value)]) -> Option<String> {
-        if self.opts.duplicate_keys == DuplicateKeys::ScanAll || members.len() <= LINEAR_DUP_CHECK {
+    fn duplicate_on_close(&self, node: usize, count: usize) -> Option<String> {
+        if self.opts.duplicate_keys == DuplicateKeys::ScanAll || count <= LINEAR_DUP_CHECK {
             return None;
         }
-        let mut keys: Vec<(&str, usize)> = members
-            .iter()
+        let mut keys: Vec<(&str, usize)> = self
+            .doc
+            .members_of(node, count)
             .enumerate()
-            .map(|(i, (k, _))| (k.as_str(), i))
+            .map(|(i, (k, _))| (k, i))
             .collect();
         keys.sort_unstable();
         keys.windows(2)
@@ -413,11 +804,8 @@ impl<'a> Parser<'a> {
 
     /// The error for a duplicate in the object on top of `stack`.
     fn duplicate(&self, stack: &[Frame], key: String) -> Error {
-        let mut pointer = String::new();
         let enclosing = stack.len().saturating_sub(1);
-        for f in stack.iter().take(enclosing) {
-            push_frame(&mut pointer, f);
-        }
+        let pointer = self.pointer(stack.get(..enclosing).unwrap_or_default());
         let key = match key.char_indices().nth(MAX_KEY_CHARS) {
             Some((cut, _)) => format!("{}...", key.get(..cut).unwrap_or_default()),
             None => key,
@@ -435,32 +823,34 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A member key and its `:`.
-    fn key(&mut self, expected: &'static str) -> Result<String, Error> {
+    /// A member key and its `:`; the key's node is appended, its text returned.
+    fn key(&mut self, expected: &'static str) -> Result<(usize, usize), Error> {
         if self.peek() != Some(b'"') {
             return Err(self.err_here(expected));
         }
-        let key = self.string()?;
+        let (a, b) = self.string()?;
+        self.push(Tag::String, a, b);
         self.skip_ws();
         if self.peek() != Some(b':') {
             return Err(self.err_here("expected ':' after an object key"));
         }
         self.pos += 1;
-        Ok(key)
+        Ok((a, b))
     }
 
-    fn literal(&mut self, word: &'static str, v: Value) -> Result<Value, Error> {
+    fn literal(&mut self, word: &'static str, tag: Tag) -> Result<(), Error> {
         let end = self.pos + word.len();
         if self.b.get(self.pos..end) == Some(word.as_bytes()) {
             self.pos = end;
-            Ok(v)
+            self.push(tag, 0, 0);
+            Ok(())
         } else {
             Err(self.err_here("invalid literal: expected true, false or null"))
         }
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, kept as written.
-    fn number(&mut self) -> Result<Value, Error> {
+    fn number(&mut self) -> Result<(), Error> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -492,10 +882,10 @@ impl<'a> Parser<'a> {
             }
             self.digits();
         }
-        match self.s.get(start..self.pos) {
-            Some(n) => Ok(Value::Number(n.to_owned())),
-            None => Err(self.err_at(start, "invalid number")),
-        }
+        self.slice(start, self.pos)
+            .map_err(|_| self.err_at(start, "invalid number"))?;
+        self.push(Tag::Number, self.base + start, self.pos - start);
+        Ok(())
     }
 
     fn digits(&mut self) {
@@ -504,35 +894,39 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A string, `pos` on its opening quote. Runs without escapes are found
-    /// eight bytes at a time and copied in one go; a string with escapes is
-    /// first measured, so its buffer is allocated once.
-    fn string(&mut self) -> Result<String, Error> {
+    /// A string, `pos` on its opening quote: where its text is in
+    /// `doc.src`. Runs without escapes are found eight bytes at a time; a
+    /// string without escapes is where it was sent, one with escapes is
+    /// appended unescaped to `doc.src`.
+    fn string(&mut self) -> Result<(usize, usize), Error> {
         self.pos += 1;
         let start = self.pos;
         self.pos = scan_plain(self.b, self.pos);
         match self.peek() {
             Some(b'"') => {
-                let s = self.slice(start, self.pos)?.to_owned();
+                self.slice(start, self.pos)?;
+                let span = (self.base + start, self.pos - start);
                 self.pos += 1;
-                return Ok(s);
+                return Ok(span);
             }
             Some(b'\\') => {}
             Some(_) => return Err(self.err_here("control character in string")),
             None => return Err(self.err_here("unterminated string")),
         }
-        // Room for the run so far and a little more; longer strings grow by doubling.
-        let mut out = String::with_capacity(2 * self.pos.saturating_sub(start) + 32);
-        out.push_str(self.slice(start, self.pos)?);
+        let at = self.doc.src.len();
+        let run = self.slice(start, self.pos)?;
+        self.doc.src.push_str(run);
         loop {
-            self.escape(&mut out)?;
+            let c = self.escape()?;
+            self.doc.src.push(c);
             let run = self.pos;
             self.pos = scan_plain(self.b, self.pos);
-            out.push_str(self.slice(run, self.pos)?);
+            let text = self.slice(run, self.pos)?;
+            self.doc.src.push_str(text);
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok((at, self.doc.src.len() - at));
                 }
                 Some(b'\\') => {}
                 Some(_) => return Err(self.err_here("control character in string")),
@@ -547,8 +941,8 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.err_at(from, "invalid string"))
     }
 
-    /// One escape sequence, `pos` on its backslash.
-    fn escape(&mut self, out: &mut String) -> Result<(), Error> {
+    /// One escape sequence, `pos` on its backslash: the character it stands for.
+    fn escape(&mut self) -> Result<char, Error> {
         let at = self.pos;
         let c = match self.b.get(at + 1) {
             Some(b'"') => '"',
@@ -559,17 +953,16 @@ impl<'a> Parser<'a> {
             Some(b'n') => '\n',
             Some(b'r') => '\r',
             Some(b't') => '\t',
-            Some(b'u') => return self.unicode_escape(out),
+            Some(b'u') => return self.unicode_escape(),
             None => return Err(self.err_at(at, "unterminated string")),
             Some(_) => return Err(self.err_at(at, "invalid escape")),
         };
-        out.push(c);
         self.pos = at + 2;
-        Ok(())
+        Ok(c)
     }
 
     /// `\uXXXX`, or a surrogate pair `\uD8xx\uDCxx`; a lone surrogate is an error.
-    fn unicode_escape(&mut self, out: &mut String) -> Result<(), Error> {
+    fn unicode_escape(&mut self) -> Result<char, Error> {
         let at = self.pos;
         let hi = self.hex4(at + 2)?;
         let cp = match hi {
@@ -593,13 +986,7 @@ impl<'a> Parser<'a> {
                 hi
             }
         };
-        match char::from_u32(cp) {
-            Some(c) => {
-                out.push(c);
-                Ok(())
-            }
-            None => Err(self.err_at(at, "invalid escape")),
-        }
+        char::from_u32(cp).ok_or_else(|| self.err_at(at, "invalid escape"))
     }
 
     fn hex4(&self, at: usize) -> Result<u32, Error> {
@@ -637,14 +1024,6 @@ impl<'a> Parser<'a> {
             column,
             message: message.into(),
         }
-    }
-}
-
-/// The pointer token a frame contributes for the value being parsed in it.
-fn push_frame(ptr: &mut String, f: &Frame) {
-    match f {
-        Frame::Array(items) => push_index(ptr, items.len()),
-        Frame::Object(_, key) => push_token(ptr, key),
     }
 }
 
@@ -703,10 +1082,16 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    use super::super::reference::json::Value;
     use super::*;
 
+    /// Parses, and reads the document back as a tree.
+    fn parse_v(input: &[u8], opts: &Options) -> Result<Value, Error> {
+        parse(input, opts).map(|d| d.to_value())
+    }
+
     fn p(s: &str) -> Result<Value, Error> {
-        parse(s.as_bytes(), &Options::default())
+        parse_v(s.as_bytes(), &Options::default())
     }
 
     fn syntax(s: &str) -> String {
@@ -855,7 +1240,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_reported_with_its_offset() {
         assert_eq!(
-            parse(b"[\"ab\xff\"]", &Options::default()),
+            parse_v(b"[\"ab\xff\"]", &Options::default()),
             Err(Error::InvalidUtf8 { offset: 4 })
         );
     }
@@ -866,16 +1251,16 @@ mod tests {
             max_depth: 3,
             duplicate_keys: DuplicateKeys::Reject,
         };
-        assert!(parse(br#"{"a":[{"b":1}]}"#, &opts).is_ok());
+        assert!(parse_v(br#"{"a":[{"b":1}]}"#, &opts).is_ok());
         assert_eq!(
-            parse(br#"{"a":[{"b/c":[1]}]}"#, &opts),
+            parse_v(br#"{"a":[{"b/c":[1]}]}"#, &opts),
             Err(Error::TooDeep {
                 pointer: "/a/0/b~1c".into(),
                 limit: 3
             })
         );
         assert_eq!(
-            parse(b"[[[[]]]]", &opts),
+            parse_v(b"[[[[]]]]", &opts),
             Err(Error::TooDeep {
                 pointer: "/0/0/0".into(),
                 limit: 3
@@ -888,7 +1273,7 @@ mod tests {
         };
         let deep = "[".repeat(100_000);
         assert!(matches!(
-            parse(deep.as_bytes(), &huge),
+            parse_v(deep.as_bytes(), &huge),
             Err(Error::TooDeep {
                 limit: JSON_DEPTH_CEILING,
                 ..
@@ -940,7 +1325,7 @@ mod tests {
             max_depth: 64,
             duplicate_keys: DuplicateKeys::ScanAll,
         };
-        let v = parse(br#"{"a":1,"a":2}"#, &scan).unwrap();
+        let v = parse_v(br#"{"a":1,"a":2}"#, &scan).unwrap();
         assert_eq!(
             v,
             Value::Object(vec![
@@ -952,19 +1337,40 @@ mod tests {
 
     #[test]
     fn pointer_follows_rfc_6901() {
-        let v = p(r#"{"a/b":{"m~n":[10,{"":"empty"}]},"x":[0]}"#).unwrap();
-        assert_eq!(v.pointer(""), Some(&v));
-        assert_eq!(v.pointer("/a~1b/m~0n/0"), Some(&Value::Number("10".into())));
-        assert_eq!(v.pointer("/a~1b/m~0n/1/"), Some(&string("empty")));
-        assert_eq!(v.pointer("/x/00"), None);
-        assert_eq!(v.pointer("/x/-"), None);
-        assert_eq!(v.pointer("/x/1"), None);
-        assert_eq!(v.pointer("/a~2b"), None);
-        assert_eq!(v.pointer("x"), None);
+        let d = parse(
+            br#"{"a/b":{"m~n":[10,{"":"empty"}]},"x":[0],"x":"dup"}"#,
+            &Options {
+                max_depth: 64,
+                duplicate_keys: DuplicateKeys::ScanAll,
+            },
+        )
+        .unwrap();
+        let at = |ptr: &str| d.pointer(ptr).map(|v| v.to_value());
+        assert_eq!(at(""), Some(d.to_value()));
+        assert_eq!(at("/a~1b/m~0n/0"), Some(Value::Number("10".into())));
+        assert_eq!(at("/a~1b/m~0n/1/"), Some(string("empty")));
+        assert_eq!(at("/x/00"), None);
+        assert_eq!(at("/x/-"), None);
+        assert_eq!(at("/x/1"), None);
+        assert_eq!(at("/a~2b"), None);
+        assert_eq!(at("x"), None);
+        // The first of duplicate members wins.
+        assert_eq!(at("/x/0"), Some(Value::Number("0".into())));
         assert_eq!(
-            v.get("x").and_then(|x| x.pointer("/0")),
-            Some(&Value::Number("0".into()))
+            d.get("x")
+                .and_then(|x| x.pointer("/0"))
+                .map(|v| v.to_value()),
+            Some(Value::Number("0".into()))
         );
+        assert_eq!(d.root().count(), 3);
+        assert_eq!(d.get("a/b").map(|v| v.members().count()), Some(1));
+        assert!(d.get("x").is_some_and(|x| x.is_array() && !x.is_object()));
+        // A handle of the wrong kind has no members, elements or text.
+        let x = d.get("x").unwrap();
+        assert_eq!((x.members().count(), x.as_str()), (0, None));
+        assert_eq!(d.root().items().count(), 0);
+        assert_eq!(Document::default().root().count(), 0);
+        assert_eq!(Document::default().pointer("/a").map(|v| v.count()), None);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 pub mod body;
 mod extract;
 pub mod json;
+#[cfg(test)]
+mod reference;
 
 pub use extract::{api_from_path, extract};
 
@@ -170,7 +172,7 @@ pub struct Payload {
     /// Every text, in document order.
     pub segments: Vec<Segment>,
     /// The parsed JSON document (for JSON Lines: an array of the lines), `None` for text.
-    pub document: Option<json::Value>,
+    pub document: Option<json::Document>,
     /// Number of chat messages (`messages`, `contents`, Responses `input` items); 0 where there are none.
     pub message_count: usize,
 }
