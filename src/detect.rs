@@ -457,6 +457,12 @@ enum Need {
     Lit(usize),
     All(Vec<Need>),
     Any(Vec<Need>),
+    /// Any of these literals, as `(word, mask)` of the seen bits: a rule's
+    /// alternations (`ignore|disregard|forget|...`) are dozens of literals,
+    /// tested a word at a time instead of one by one.
+    AnyOf(Box<[(u32, u64)]>),
+    /// All of these literals, the same way.
+    AllOf(Box<[(u32, u64)]>),
 }
 
 /// A [`Need`] still holding its literals' bytes, before they get ids.
@@ -667,8 +673,46 @@ fn intern(req: Req, id: &mut impl FnMut(&[u8]) -> usize) -> Need {
     match req {
         Req::Always => Need::Always,
         Req::Lit(l) => Need::Lit(id(&l)),
-        Req::All(v) => Need::All(v.into_iter().map(|r| intern(r, id)).collect()),
-        Req::Any(v) => Need::Any(v.into_iter().map(|r| intern(r, id)).collect()),
+        Req::All(v) => packed(v.into_iter().map(|r| intern(r, id)).collect(), true),
+        Req::Any(v) => packed(v.into_iter().map(|r| intern(r, id)).collect(), false),
+    }
+}
+
+/// `All` (or `Any`) of `parts`, its literals gathered into one
+/// [`Need::AllOf`] ([`Need::AnyOf`]).
+fn packed(parts: Vec<Need>, all: bool) -> Need {
+    let mut words: Vec<(u32, u64)> = Vec::new();
+    let mut rest = Vec::new();
+    for p in parts {
+        match p {
+            Need::Lit(id) => {
+                let (w, bit) = ((id / 64) as u32, 1u64 << (id % 64));
+                match words.iter_mut().find(|(x, _)| *x == w) {
+                    Some((_, m)) => *m |= bit,
+                    None => words.push((w, bit)),
+                }
+            }
+            other => rest.push(other),
+        }
+    }
+    let group = |words: Vec<(u32, u64)>| {
+        let words = words.into_boxed_slice();
+        if all {
+            Need::AllOf(words)
+        } else {
+            Need::AnyOf(words)
+        }
+    };
+    if rest.is_empty() {
+        return group(words);
+    }
+    if !words.is_empty() {
+        rest.insert(0, group(words));
+    }
+    if all {
+        Need::All(rest)
+    } else {
+        Need::Any(rest)
     }
 }
 
@@ -680,6 +724,12 @@ impl Need {
             Need::Lit(id) => is_set(seen, *id),
             Need::All(v) => v.iter().all(|n| n.met(seen)),
             Need::Any(v) => v.iter().any(|n| n.met(seen)),
+            Need::AnyOf(words) => words
+                .iter()
+                .any(|&(w, m)| seen.get(w as usize).is_some_and(|&s| s & m != 0)),
+            Need::AllOf(words) => words
+                .iter()
+                .all(|&(w, m)| seen.get(w as usize).is_some_and(|&s| s & m == m)),
         }
     }
 }
@@ -1123,16 +1173,26 @@ impl Matcher {
                     if !indexed {
                         // Only the views some ready word-start arm does not
                         // know clean are indexed.
+                        let mut want: Arms = [0; 4];
+                        let mut always = clean.is_empty();
+                        for &a in ready.iter() {
+                            match self.regexes.get(a) {
+                                Some(r) if matches!(r.starts, Starts::WordStart { .. }) => {
+                                    if r.remembered {
+                                        set(&mut want, a);
+                                    } else {
+                                        always = true;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
                         regions.clear();
                         for (v, (&from, &to)) in starts.iter().zip(ends.iter()).enumerate() {
-                            let known = clean.get(v).is_some_and(|c| {
-                                ready.iter().all(|&a| {
-                                    self.regexes.get(a).map_or(true, |r| {
-                                        !matches!(r.starts, Starts::WordStart { .. })
-                                            || (r.remembered && is_set(c, a))
-                                    })
-                                })
-                            });
+                            let known = !always
+                                && clean
+                                    .get(v)
+                                    .is_some_and(|c| want.iter().zip(c).all(|(w, c)| w & !c == 0));
                             if known {
                                 continue;
                             }
