@@ -239,13 +239,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         forms = (0..augment::FORMS.len()).collect();
     }
     for (i, r) in records.iter().enumerate() {
-        let whole = args.augment.floor() as usize;
-        let frac = args.augment - args.augment.floor();
-        let copies = whole
-            + usize::from(
-                (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= frac && frac > 0.0,
-            );
-        for _ in 0..copies {
+        for _ in 0..copies(args.augment, &mut rng) {
             for _ in 0..4 {
                 let form = forms[(rng.next_u64() % forms.len() as u64) as usize];
                 if let Some(t) = augment::apply(&r.text, form, attack[i], &mut rng) {
@@ -266,13 +260,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     let mut crng = Rng::new(args.seed ^ 0xC0_47E7);
     let mut in_context = 0usize;
     for (i, r) in records.iter().enumerate() {
-        let whole = args.augment_context.floor() as usize;
-        let frac = args.augment_context - args.augment_context.floor();
-        let copies = whole
-            + usize::from(
-                (crng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= frac && frac > 0.0,
-            );
-        for _ in 0..copies {
+        for _ in 0..copies(args.augment_context, &mut crng) {
             let t = context::apply(&r.text, &mut crng);
             data.push(Prepared::new(&t, &limits));
             attack.push(attack[i]);
@@ -454,4 +442,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         );
     }
     Ok(0)
+}
+
+/// How many augmented copies of one text a share gives: its whole part,
+/// plus one with the probability of its fraction (one draw of `rng` either
+/// way, so the copies of the other texts do not depend on the share).
+fn copies(share: f64, rng: &mut Rng) -> usize {
+    let whole = share.floor() as usize;
+    let frac = share - share.floor();
+    whole + usize::from((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= frac && frac > 0.0)
 }
