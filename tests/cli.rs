@@ -174,3 +174,21 @@ fn eval_reports_rates_that_match_the_corpus() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `infw ... | head`: output to a closed pipe ends the command quietly
+/// (status 0), not with a panic. The read end is closed right after the
+/// start, long before the command has compiled the pack and printed.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infw"))
+        .args(["check", "filters/default.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("infw runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("infw ends");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     match &args.out {
         Some(p) => std::fs::write(p, json)
             .map_err(|e| Fatal(format!("{}: cannot write: {e}", p.display())))?,
-        None => print!("{json}"),
+        None => out!("{json}"),
     }
     eprintln!("infw baseline: {} benign segments", samples.len());
     Ok(0)

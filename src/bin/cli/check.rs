@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         }
         let unfiltered = policy.unfiltered_rules();
         if !unfiltered.is_empty() && !args.quiet {
-            println!(
+            outln!(
                 "{name}: note: {} rule(s) have a regex branch without a literal of 3+ letters to wait for, so it runs on every request: {}",
                 unfiltered.len(),
                 unfiltered.join(", ")
@@ -65,13 +65,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         }
         if failures.is_empty() {
             if !args.quiet {
-                println!(
+                outln!(
                     "{name}: ok: {} rules, {examples} examples pass",
                     policy.rules.len()
                 );
             }
         } else {
-            println!("{name}: {} of {examples} examples fail", failures.len());
+            outln!("{name}: {} of {examples} examples fail", failures.len());
             worst = worst.max(1);
         }
     }

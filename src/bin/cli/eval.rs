@@ -201,17 +201,17 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             "misses": misses.iter().take(args.worst).map(|s| serde_json::json!({"id": s.id, "category": s.category, "score": s.score})).collect::<Vec<_>>(),
             "false_positives": fps.iter().take(args.worst).map(|s| serde_json::json!({"id": s.id, "category": s.category, "score": s.score, "rules": s.rules})).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        outln!("{out}");
         return Ok(0);
     }
 
-    println!(
+    outln!(
         "{name}: {} attacks, {} benign; policy {}",
         attacks.total,
         benign.total,
         engine.policy().name
     );
-    println!(
+    outln!(
         "at block_at {block_at}: TPR {:.3} ({}/{})  FPR {:.4} ({}/{})",
         attacks.rate(),
         attacks.blocked,
@@ -220,9 +220,9 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         benign.blocked,
         benign.total
     );
-    println!("\nper category (share blocked):");
+    outln!("\nper category (share blocked):");
     for ((attack, c), r) in &per_cat {
-        println!(
+        outln!(
             "  {:<7} {:<22} {:>5}  {:.3}",
             if *attack { "attack" } else { "benign" },
             c,
@@ -230,14 +230,14 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             r.rate()
         );
     }
-    println!("\nthreshold sweep:\n  block_at    TPR     FPR");
+    outln!("\nthreshold sweep:\n  block_at    TPR     FPR");
     for (t, tpr, fpr) in &sweep {
         let mark = if *t == block_at { "  <- current" } else { "" };
-        println!("  {t:>8}  {tpr:.3}  {fpr:.4}{mark}");
+        outln!("  {t:>8}  {tpr:.3}  {fpr:.4}{mark}");
     }
-    println!("\nworst misses (attacks not blocked, lowest score first):");
+    outln!("\nworst misses (attacks not blocked, lowest score first):");
     for s in misses.iter().take(args.worst) {
-        println!(
+        outln!(
             "  {:>3}  {:<20} {:<18} {}",
             s.score,
             s.category,
@@ -245,9 +245,9 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             snippet(&s.text)
         );
     }
-    println!("\nfalse positives (benign blocked, highest score first):");
+    outln!("\nfalse positives (benign blocked, highest score first):");
     for s in fps.iter().take(args.worst) {
-        println!(
+        outln!(
             "  {:>3}  {:<20} {:<18} [{}] {}",
             s.score,
             s.category,

@@ -1,5 +1,18 @@
 //! Argument parsing and the subcommands of `infw`.
 
+/// `println!` for the command's output: when standard output was closed
+/// (`infw eval ... | head`), the command ends quietly with status 0, as
+/// Unix tools do, instead of panicking on the broken pipe.
+macro_rules! outln {
+    () => { $crate::cli::write_out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` with [`outln!`]'s handling of a closed standard output.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*)) };
+}
+
 mod augment;
 mod baseline;
 mod check;
@@ -67,6 +80,19 @@ pub fn main() -> ExitCode {
             eprintln!("infw: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes to standard output; a closed one ends the program (status 0),
+/// another write error ends it with status 2 and says why.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("infw: cannot write to standard output: {e}");
+        std::process::exit(2);
     }
 }
 

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             "status": status, "code": code, "message": message,
             "api": v.api.map(|a| a.as_str()), "segments": v.segments, "hits": hits,
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
         explain(&engine, &ev);
     }
@@ -92,16 +92,16 @@ fn explain(engine: &inference_firewall::Engine, ev: &inference_firewall::engine:
     let color = std::io::stdout().is_terminal();
     let v = &ev.verdict;
     let p = engine.policy();
-    println!("decision: {v}");
+    outln!("decision: {v}");
     if let Action::Block {
         status,
         code,
         message,
     } = &v.would
     {
-        println!("  status {status} ({code}): {message}");
+        outln!("  status {status} ({code}): {message}");
     }
-    println!(
+    outln!(
         "  thresholds: flag_at {}, block_at {}; mode {}, paranoia {}",
         p.flag_at,
         p.block_at,
@@ -109,18 +109,22 @@ fn explain(engine: &inference_firewall::Engine, ev: &inference_firewall::engine:
         p.paranoia
     );
     if let Some(api) = v.api {
-        println!("  api: {api}, {} segments", v.segments);
+        outln!("  api: {api}, {} segments", v.segments);
     }
     for h in &v.hits {
-        println!(
+        outln!(
             "  +{:<3} {} ({}) at {:?} [{}]",
-            h.score, h.rule_id, h.category, h.pointer, h.role
+            h.score,
+            h.rule_id,
+            h.category,
+            h.pointer,
+            h.role
         );
         if let Some(rule) = p.rules.iter().find(|r| r.id == h.rule_id) {
-            println!("       {}", rule.description);
+            outln!("       {}", rule.description);
         }
         if let (Some((s, e)), Some(view)) = (h.span, view_of(ev, &h.pointer)) {
-            println!("       {}", highlight(view, s, e, color));
+            outln!("       {}", highlight(view, s, e, color));
         }
     }
 }

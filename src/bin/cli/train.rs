@@ -120,22 +120,22 @@ impl Scores<'_> {
     /// Prints TPR per category and FPR per benign group at FPR 1% and 2%; returns the thresholds.
     fn report(&self, title: &str) -> Vec<(f64, f64)> {
         let mut out = Vec::new();
-        println!("\n{title}");
+        outln!("\n{title}");
         let targets = [0.01, 0.02];
         let ts: Vec<f64> = targets
             .iter()
             .map(|f| threshold_at(&mut self.benign(), *f))
             .collect();
-        print!("  {:<34}", "target FPR");
+        out!("  {:<34}", "target FPR");
         for f in targets {
-            print!("  {:>14}", format!("{:.0}%", f * 100.0));
+            out!("  {:>14}", format!("{:.0}%", f * 100.0));
         }
-        println!();
-        print!("  {:<34}", "threshold (score >)");
+        outln!();
+        out!("  {:<34}", "threshold (score >)");
         for t in &ts {
-            print!("  {t:>14.4}");
+            out!("  {t:>14.4}");
         }
-        println!();
+        outln!();
         let mut cats: Vec<&String> = self
             .category
             .iter()
@@ -146,15 +146,15 @@ impl Scores<'_> {
         cats.sort();
         cats.dedup();
         let row = |name: &str, pick: &dyn Fn(usize) -> bool| {
-            print!("  {name:<34}");
+            out!("  {name:<34}");
             for t in &ts {
                 let (k, n) = self.rate(*t, pick);
-                print!(
+                out!(
                     "  {:>14}",
                     format!("{:.3} ({k}/{n})", k as f64 / n.max(1) as f64)
                 );
             }
-            println!();
+            outln!();
         };
         row("TPR all attacks", &|i| self.attack[i]);
         for c in &cats {
@@ -395,9 +395,9 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             group("  benign_tricky (FPR)", &|i| {
                 !attack[i] && category[i] == "benign_tricky"
             });
-            println!("  at the pack's block_at (blocked share):");
+            outln!("  at the pack's block_at (blocked share):");
             for (k, (b, n)) in per {
-                println!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
+                outln!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
             }
         }
         if let Some(path) = &args.plot {
