@@ -1171,39 +1171,7 @@ impl Matcher {
             let index = match r.starts {
                 Starts::WordStart { .. } => {
                     if !indexed {
-                        // Only the views some ready word-start arm does not
-                        // know clean are indexed.
-                        let mut want: Arms = [0; 4];
-                        let mut always = clean.is_empty();
-                        for &a in ready.iter() {
-                            match self.regexes.get(a) {
-                                Some(r) if matches!(r.starts, Starts::WordStart { .. }) => {
-                                    if r.remembered {
-                                        set(&mut want, a);
-                                    } else {
-                                        always = true;
-                                    }
-                                }
-                                _ => {}
-                            }
-                        }
-                        regions.clear();
-                        for (v, (&from, &to)) in starts.iter().zip(ends.iter()).enumerate() {
-                            let known = !always
-                                && clean
-                                    .get(v)
-                                    .is_some_and(|c| want.iter().zip(c).all(|(w, c)| w & !c == 0));
-                            if known {
-                                continue;
-                            }
-                            // A view's region runs to the next view's start
-                            // (its separator too), so neighbours merge.
-                            let to = starts.get(v + 1).copied().unwrap_or(joined.len()).max(to);
-                            match regions.last_mut() {
-                                Some(last) if last.1 == from => last.1 = to,
-                                _ => regions.push((from, to)),
-                            }
-                        }
+                        self.word_regions(ready, clean, starts, ends, joined.len(), regions);
                         *words = WordIndex::new(
                             joined.as_bytes(),
                             regions,
@@ -1254,6 +1222,50 @@ impl Matcher {
         found.sort_by_key(|h| h.rule);
         found.dedup_by_key(|h| h.rule);
         hits.extend(found.iter().copied());
+    }
+
+    /// The parts of the joined text (of `len` bytes) the word index must
+    /// cover: every view, but those whose text each ready word-start arm
+    /// knows clean (`clean`, empty when nothing is remembered). A view's part
+    /// runs to the next view's start, separator included, so neighbours merge.
+    fn word_regions(
+        &self,
+        ready: &[usize],
+        clean: &[Arms],
+        starts: &[usize],
+        ends: &[usize],
+        len: usize,
+        regions: &mut Vec<(usize, usize)>,
+    ) {
+        let mut want: Arms = [0; 4];
+        let mut every_view = clean.is_empty();
+        for &a in ready {
+            match self.regexes.get(a) {
+                Some(r) if matches!(r.starts, Starts::WordStart { .. }) => {
+                    if r.remembered {
+                        set(&mut want, a);
+                    } else {
+                        every_view = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        regions.clear();
+        for (v, (&from, &end)) in starts.iter().zip(ends).enumerate() {
+            let known = !every_view
+                && clean
+                    .get(v)
+                    .is_some_and(|c| want.iter().zip(c).all(|(w, c)| w & !c == 0));
+            if known {
+                continue;
+            }
+            let to = starts.get(v + 1).copied().unwrap_or(len).max(end);
+            match regions.last_mut() {
+                Some(last) if last.1 == from => last.1 = to,
+                _ => regions.push((from, to)),
+            }
+        }
     }
 
     /// The occurrences of both automata in one view (at `start` in
@@ -1584,12 +1596,8 @@ impl Learning<'_> {
     /// Before a walk from `pos`: settles the views behind it, and says
     /// whether `pos` lies in the text of a view known clean (no walk needed).
     fn skip(&mut self, pos: usize) -> bool {
-        while self
-            .known
-            .starts
-            .get(self.view + 1)
-            .is_some_and(|&s| s <= pos)
-        {
+        let view = self.known.view_of(pos, self.view);
+        while self.view < view {
             self.settle();
             self.view += 1;
         }
