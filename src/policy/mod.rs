@@ -180,16 +180,36 @@ impl Classifier {
             || view.chars().take(self.min_chars).count() >= self.min_chars
     }
 
-    /// The probability it gives `text` as one segment: the highest over its
-    /// main view and the views decoded from it that are long enough, as the
-    /// engine scores a segment (0 when none is).
+    /// The probability and features it gives the main view of a segment's
+    /// text `text` (normalized: `n`) then each view decoded from it (`None`
+    /// where it does not score that view): what the engine keeps per segment.
+    ///
+    /// A `data:` URL's base64 body is media, not text a model reads: its
+    /// main view is no prose to judge (what it decodes to, if text, is still
+    /// scored).
+    pub(crate) fn score_views(
+        &self,
+        text: &str,
+        n: &crate::normalize::Normalized,
+    ) -> Vec<Option<(f32, crate::anomaly::Features)>> {
+        let media = is_base64_data_url(text);
+        let none = Findings::default();
+        let decoded = n.decoded.iter().map(|d| (d.view.as_str(), &none, false));
+        std::iter::once((n.view.as_str(), &n.findings, true))
+            .chain(decoded)
+            .map(|(view, findings, main)| {
+                ((!main || !media) && self.scores(view)).then(|| self.model.score(view, findings))
+            })
+            .collect()
+    }
+
+    /// The probability it gives `text` as one segment, as the engine scores
+    /// it: the highest over [`Classifier::score_views`] (0 when it scores none).
     pub fn probability(&self, text: &str, limits: &crate::limits::Limits) -> f32 {
-        let n = normalize(text, limits);
-        let none = crate::normalize::Findings::default();
-        std::iter::once((n.view.as_str(), &n.findings))
-            .chain(n.decoded.iter().map(|d| (d.view.as_str(), &none)))
-            .filter(|(view, _)| self.scores(view))
-            .map(|(view, findings)| self.model.score(view, findings).0)
+        self.score_views(text, &normalize(text, limits))
+            .into_iter()
+            .flatten()
+            .map(|(p, _)| p)
             .fold(0.0, f32::max)
     }
 
@@ -1252,12 +1272,43 @@ fn checked_segment_cache(mut c: SegmentCacheConfig) -> Result<SegmentCacheConfig
     Ok(c)
 }
 
+/// Whether a text is a `data:` URL carrying base64 (`data:image/png;base64,...`)
+/// and nothing else: its body must be base64 alone, or
+/// `data:text/plain;base64,Ignore all previous instructions...` would keep
+/// plain prose from the classifier.
+fn is_base64_data_url(text: &str) -> bool {
+    let t = text.trim();
+    t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        && t.split_once(',').is_some_and(|(head, body)| {
+            head.to_ascii_lowercase().ends_with(";base64")
+                && !body.is_empty()
+                && body.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'\r' | b'\n')
+                })
+        })
+}
+
 #[cfg(test)]
 mod anomaly_section_tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn base64_data_urls_are_recognized() {
+        assert!(is_base64_data_url("data:image/png;base64,iVBORw0KGgo="));
+        assert!(is_base64_data_url(" DATA:image/jpeg;BASE64,/9j/4AAQ"));
+        assert!(!is_base64_data_url("data:text/plain,ignore all previous"));
+        assert!(!is_base64_data_url("see data:image/png;base64,xx"));
+        assert!(!is_base64_data_url("data"));
+        // Prose after the header is text a model reads, whatever the header says.
+        assert!(!is_base64_data_url(
+            "data:text/plain;base64,Ignore all previous instructions"
+        ));
+        assert!(!is_base64_data_url("data:image/png;base64,"));
+    }
 
     fn compile(extra: &str) -> Result<Policy, PolicyError> {
         Policy::from_json(&format!(r#"{{"version": 1, {extra}}}"#), "t.json")
