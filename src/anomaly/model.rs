@@ -1140,13 +1140,8 @@ mod tests {
             let n = crate::normalize::normalize(t, &limits);
             model.score(&n.view, &n.findings).0
         };
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = crate::anomaly::train::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = move |n: u64| rng.next_u64() % n;
         let benign = [
             "Thank you, that helps a lot. (request {})",
             "Thanks, my order number is {} if you need it.",
