@@ -8,6 +8,7 @@ use super::model::{hashed, numeric, Model, BUCKET_BITS, N_BINS};
 use super::{CharLm, Features, N_MODEL_FEATURES};
 use crate::limits::Limits;
 use crate::normalize::{normalize, Findings};
+use std::collections::BTreeMap;
 
 /// One view of a text, hashed once for all folds.
 #[derive(Debug, Clone)]
@@ -259,12 +260,70 @@ pub fn folds(attack: &[bool], k: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
+/// Assigns each index to one of `k` folds so that the indices sharing a
+/// group key land in the same fold: a fold's model never saw a text of the
+/// groups it is tested on. Keyed by the source dataset, that estimates how
+/// the model does on traffic unlike its training data (a new source, a new
+/// template family), which a random split hides: near-duplicates of one
+/// template sit on both sides of it. Groups go largest first to the fold
+/// holding the fewest texts (ties: the lower fold), so the split is
+/// deterministic; a group larger than a fold's share leaves its fold alone.
+pub fn group_folds(groups: &[&str], k: usize) -> Vec<usize> {
+    let k = k.max(1);
+    let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in groups {
+        *sizes.entry(g).or_default() += 1;
+    }
+    let mut order: Vec<(&str, usize)> = sizes.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut load = vec![0usize; k];
+    let mut of: BTreeMap<&str, usize> = BTreeMap::new();
+    for (g, n) in order {
+        let f = (0..k).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+        load[f] += n;
+        of.insert(g, f);
+    }
+    groups
+        .iter()
+        .map(|g| of.get(g).copied().unwrap_or(0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn group_folds_keep_each_group_in_one_fold_and_balance_the_rest() {
+        let groups = [
+            "big", "a", "big", "b", "c", "big", "a", "d", "big", "e", "b", "big",
+        ];
+        let fold = group_folds(&groups, 3);
+        assert_eq!(fold.len(), groups.len());
+        for (i, g) in groups.iter().enumerate() {
+            for (j, h) in groups.iter().enumerate() {
+                if g == h {
+                    assert_eq!(fold[i], fold[j], "{g} is split");
+                }
+            }
+        }
+        // "big" (5) alone; a, b (2 each) and c, d, e (1 each) share the other two.
+        let big = fold[0];
+        assert!(groups
+            .iter()
+            .zip(&fold)
+            .all(|(g, f)| (*g == "big") == (*f == big)));
+        let mut load = [0usize; 3];
+        for f in &fold {
+            load[*f] += 1;
+        }
+        load.sort_unstable();
+        assert_eq!(load, [3, 4, 5]);
+        assert_eq!(fold, group_folds(&groups, 3), "deterministic");
+    }
 
     #[test]
     fn training_is_deterministic_and_learns_a_toy_task() {

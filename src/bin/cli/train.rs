@@ -9,7 +9,9 @@
 //! for the model too (the rules themselves were tuned on the whole corpus).
 
 use super::{augment, chat_request, context, plot, Fatal};
-use inference_firewall::anomaly::train::{fit_with_lm, folds, predict, Options, Prepared, Rng};
+use inference_firewall::anomaly::train::{
+    fit_with_lm, folds, group_folds, predict, Options, Prepared, Rng,
+};
 use inference_firewall::limits::Limits;
 use inference_firewall::policy::RuleFile;
 use inference_firewall::{Action, Engine, Policy, Request};
@@ -63,6 +65,14 @@ pub struct Args {
     /// --augment; a fraction is a chance; 0: none. The shipped model uses 1.
     #[arg(long, default_value_t = 0.0)]
     augment_context: f64,
+    /// Keep the texts that share this record field in one fold: `source`
+    /// (the dataset, the part of the field before its first `:`),
+    /// `subcategory` or `category`. A random split (the default) puts
+    /// near-copies of one template on both sides and overstates how the
+    /// model does on traffic from elsewhere; `--cv-group source` tests each
+    /// source with a model that never saw it.
+    #[arg(long, value_parser = ["source", "subcategory", "category"])]
+    cv_group: Option<String>,
     /// Also cross-validate the whole rule pack with each fold's model.
     #[arg(long)]
     cv_pack: bool,
@@ -82,6 +92,8 @@ struct Record {
     category: Option<String>,
     #[serde(default)]
     subcategory: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
 }
 
 /// Out-of-fold scores of one detector, with labels and groups.
@@ -289,16 +301,31 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
 
     let mut meta = serde_json::json!({
         "corpus": name, "examples": data.len(), "seed": args.seed, "epochs": opts.epochs,
-        "learning_rate": opts.learning_rate, "l2": opts.l2, "min_df": opts.min_df, "folds": args.folds,
+        "learning_rate": opts.learning_rate, "l2": opts.l2, "min_df": opts.min_df, "folds": args.folds, "cv_group": args.cv_group,
         "augment": args.augment,
         "augment_context": args.augment_context, "in_context": in_context,
         "augmented": augment::FORMS.iter().zip(&per_form).map(|(f, k)| (f.to_string(), serde_json::json!(k))).collect::<serde_json::Map<_, _>>(),
+    });
+    // The record field --cv-group keeps in one fold, per record.
+    let group_keys: Option<Vec<&str>> = args.cv_group.as_deref().map(|field| {
+        records
+            .iter()
+            .map(|r| match field {
+                "source" => r.source.as_deref().and_then(|s| s.split(':').next()),
+                "subcategory" => r.subcategory.as_deref(),
+                _ => r.category.as_deref(),
+            })
+            .map(|k| k.unwrap_or(""))
+            .collect()
     });
     let mut model_oof = vec![0f64; n];
     let mut pack_oof = vec![0f64; n];
     let mut pack_blocked = vec![false; n];
     if args.folds >= 2 {
-        let fold = folds(&attack[..n], args.folds, args.seed);
+        let fold = match &group_keys {
+            None => folds(&attack[..n], args.folds, args.seed),
+            Some(keys) => group_folds(keys, args.folds),
+        };
         for f in 0..args.folds {
             let t = Instant::now();
             let train: Vec<usize> = (0..data.len()).filter(|&i| fold[origin(i)] != f).collect();
@@ -342,8 +369,12 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             sub: &sub,
             score: model_oof.clone(),
         };
+        let split = match &args.cv_group {
+            Some(field) => format!(", folds grouped by {field}"),
+            None => String::new(),
+        };
         let title = format!(
-            "model alone: {}-fold cross-validated (pooled out-of-fold probabilities)",
+            "model alone: {}-fold cross-validated{split} (pooled out-of-fold probabilities)",
             args.folds
         );
         let ts = m.report(&title);
@@ -362,7 +393,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 score: pack_oof.clone(),
             };
             p.report(&format!(
-                "full pack (rules + detectors + fold model): {}-fold cross-validated total scores",
+                "full pack (rules + detectors + fold model): {}-fold cross-validated{split} total scores",
                 args.folds
             ));
             let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -398,6 +429,23 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             outln!("  at the pack's block_at (blocked share):");
             for (k, (b, n)) in per {
                 outln!("    {k:<32} {:.3} ({b}/{n})", b as f64 / n.max(1) as f64);
+            }
+            // Which held-out groups the pack fails on, when folds are grouped.
+            if let Some(keys) = &group_keys {
+                let mut by: BTreeMap<(bool, &str), (usize, usize)> = BTreeMap::new();
+                for i in 0..n {
+                    let e = by.entry((!attack[i], keys[i])).or_default();
+                    e.0 += usize::from(pack_blocked[i]);
+                    e.1 += 1;
+                }
+                outln!("  per held-out group at the pack's block_at (blocked share):");
+                for ((benign, k), (b, n)) in by {
+                    let label = if benign { "benign" } else { "attack" };
+                    outln!(
+                        "    {label} {k:<42} {:.3} ({b}/{n})",
+                        b as f64 / n.max(1) as f64
+                    );
+                }
             }
         }
         if let Some(path) = &args.plot {
