@@ -29,6 +29,7 @@
 //! decoded and `findings.decode_limit_hit` says so, so the caller can refuse
 //! what it could not inspect.
 
+mod brackets;
 mod clean;
 mod confusables;
 mod decode;
@@ -36,6 +37,7 @@ pub(crate) mod swar;
 mod view;
 mod words;
 
+pub use brackets::mismatched_brackets;
 use std::collections::HashSet;
 
 use crate::limits::Limits;
@@ -78,6 +80,10 @@ pub struct Findings {
     pub decoded: u32,
     /// Decoding stopped at a limit: the text could not be fully inspected.
     pub decode_limit_hit: u32,
+    /// Brackets of the main view that cross, close nothing or stay open
+    /// ([`mismatched_brackets`]): what an optimized adversarial suffix
+    /// leaves, and people's text, code and markup do not.
+    pub mismatched_brackets: u32,
 }
 
 impl Findings {
@@ -95,6 +101,7 @@ impl Findings {
             ("spaced_words", self.spaced_words),
             ("decoded", self.decoded),
             ("decode_limit_hit", self.decode_limit_hit),
+            ("mismatched_brackets", self.mismatched_brackets),
         ]
         .into_iter()
     }
@@ -112,6 +119,7 @@ impl Findings {
         self.spaced_words += other.spaced_words;
         self.decoded += other.decoded;
         self.decode_limit_hit += other.decode_limit_hit;
+        self.mismatched_brackets += other.mismatched_brackets;
     }
 }
 
@@ -229,6 +237,12 @@ fn normalize_into(
     let mut hidden = clean::Hidden::default();
     let cleaned = clean::clean(text, findings, &mut hidden);
     let (view, chains) = view::build_noting(&cleaned, findings);
+    if depth == 0 {
+        // The segment's own text, before decoded payloads are spliced in:
+        // what was decoded is read by the rules and the classifier, and
+        // decoded bytes are random enough to hold stray brackets.
+        findings.mismatched_brackets = mismatched_brackets(&view);
+    }
     let mut inline = Vec::new();
     {
         let main = main.unwrap_or(&view);
