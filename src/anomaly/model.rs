@@ -555,7 +555,9 @@ impl Words {
     /// counted character by character. The arm of an alphanumeric
     /// character (four in five of a text's) has few live values (the
     /// letters, the word's hash, the sink, the position), so that they
-    /// stay in registers: the rest is read and written in the other arm.
+    /// stay in registers. What the other arm counts (the words, their
+    /// repeats, the runs) is kept in locals too and written back once:
+    /// through `self` it was stored at every word edge.
     #[inline(never)]
     fn feed<const SCRIPTS: bool, S: Sink>(
         &mut self,
@@ -565,6 +567,8 @@ impl Words {
         mut sink: S,
     ) -> S {
         let (mut letters, mut h, mut in_word) = (self.letters, self.h, self.in_word);
+        let (mut prev, mut vwords, mut repeats) = (self.prev, self.vwords, self.repeats);
+        let (mut start, mut longest) = (self.start, self.longest);
         // Walked as what is left of it, and the index of a character
         // computed from that where it is used (the decoded chunk's
         // classes, the rare arm): one counter in the loop, not three.
@@ -596,33 +600,33 @@ impl Words {
                 }
                 if in_word {
                     in_word = false;
-                    self.end_word(h, &mut sink);
+                    word_grams(h, &mut prev, &mut sink);
+                    vwords += 1;
+                    repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
                     h = WORD_BASIS;
                 }
-                self.end_run(self.pos + i, f & SPACE != 0);
+                // Masks rather than choices, which compiled to a branch on
+                // a space after a word, mispredicted after punctuation.
+                let (pos, mask) = (self.pos + i, usize::from(f & SPACE != 0).wrapping_neg());
+                longest = longest.max((pos - start) & mask);
+                start += (pos + 1 - start) & mask;
             }
         }
         (self.letters, self.h, self.in_word) = (letters, h, in_word);
+        (self.prev, self.vwords, self.repeats) = (prev, vwords, repeats);
+        (self.start, self.longest) = (start, longest);
         self.pos += syms.len();
         sink
     }
 
-    /// Ends the word of hash `h`: its n-grams, and whether it was seen before.
+    /// Ends the word of hash `h`: its n-grams, and whether it was seen
+    /// before (at the end of the view; [`Words::feed`] does the same on
+    /// its locals).
     #[inline(always)]
     fn end_word(&mut self, h: u64, sink: &mut impl Sink) {
         word_grams(h, &mut self.prev, sink);
         self.vwords += 1;
         self.repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
-    }
-
-    /// The character at `pos`, not alphanumeric, ends a run if it is
-    /// whitespace (`space`). Masks rather than choices, which compiled to
-    /// a branch on a space after a word, mispredicted after punctuation.
-    #[inline(always)]
-    fn end_run(&mut self, pos: usize, space: bool) {
-        let mask = usize::from(space).wrapping_neg();
-        self.longest = self.longest.max((pos - self.start) & mask);
-        self.start += (pos + 1 - self.start) & mask;
     }
 }
 
