@@ -83,26 +83,31 @@ const fn symbol(b: u8) -> Option<u8> {
     }
 }
 
-/// [`symbol`] as a table, 0 for bytes that are not modelled.
+/// [`symbol`] as a table, [`NONE`] for bytes that are not modelled.
 const SYMBOL: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
         t[i] = match symbol(i as u8) {
             Some(s) => s,
-            None => 0,
+            None => NONE,
         };
         i += 1;
     }
     t
 };
 
+/// What [`SYMBOL`] gives a byte that is not modelled: the one value with
+/// the top bit set (every symbol is ASCII), so that a trigram is modelled
+/// exactly when none of its three bytes has it.
+const NONE: u8 = 0x80;
+
 /// The running sums of [`CharLm::perplexity`], for a text read in pieces
 /// ([`CharLm::feed`]).
 #[derive(Debug, Clone)]
 pub(crate) struct LmRun {
-    /// The last two symbols, the newest in the low byte (0: none, or not
-    /// modelled).
+    /// The last two symbols, the newest in the low byte ([`NONE`]: none,
+    /// or not modelled).
     ab: u32,
     /// Trigrams costed, their total cost, that of the last [`WINDOW`] of
     /// them (`ring`) and the highest such.
@@ -116,7 +121,7 @@ pub(crate) struct LmRun {
 impl LmRun {
     pub(crate) const fn new() -> LmRun {
         LmRun {
-            ab: 0,
+            ab: (NONE as u32) << 8 | NONE as u32,
             n: 0,
             sum: 0,
             win: 0,
@@ -344,10 +349,8 @@ impl CharLm {
             // them: one shift per byte rather than three to repack.
             let abc = ab << 8 | u32::from(SYMBOL[usize::from(raw)]);
             ab = abc & 0xffff;
-            // All three symbols modelled (none 0). Each is below 0x80, so
-            // adding 0x7f to each byte sets its top bit exactly when it is
-            // not 0, without a carry into the next: one test, not three.
-            if (abc + 0x7f_7f7f) & 0x80_8080 == 0x80_8080 {
+            // All three symbols modelled (none [`NONE`]): one test, not three.
+            if abc & 0x80_8080 == 0 {
                 let x = self.packed_cost(abc);
                 let slot = n & (WINDOW - 1);
                 win = win + x - ring[slot];

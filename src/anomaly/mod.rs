@@ -177,9 +177,13 @@ const ASCII_CLASS: [u8; 128] = {
 
 /// The classes of non-ASCII characters as the Unicode predicates give them
 /// (the ASCII table's flags; `PUNCT` meaning neither alphanumeric nor
-/// control) and their scripts, memoized in a small direct-mapped cache: the
-/// predicates search tables (a miss costs about 100 ns), and texts repeat the
-/// same few dozen letters of their script, request after request.
+/// control) and their scripts, memoized in a small cache: the predicates
+/// search tables (a miss costs about 100 ns), and texts repeat the same few
+/// dozen letters of their script, request after request. Two slots per
+/// character, by two hashes ([`ClassCache::class`]): in one slot per
+/// character (direct-mapped), three characters of a text that shared it
+/// missed at every turn (`б`, `两` and `的` did, 21 misses in 4 KiB of the
+/// benchmark's Russian and Chinese: 2 us of 31).
 pub(crate) struct ClassCache {
     keys: [u32; 256],
     /// The flags in the low byte, the [`Script::code`] in the high one.
@@ -197,20 +201,50 @@ impl ClassCache {
 
     /// The flags and the script code of the character `c` (a scalar value;
     /// anything else has no flags and the script `Other`).
+    ///
+    /// A character is looked up in its first slot (0..128, by the top bits
+    /// of a hash), then in its second (128..256, by the next bits). A miss
+    /// writes it in its first slot, moving the character there to its own
+    /// second slot (skewed associativity): characters that share a first
+    /// slot rarely share a second, so they end up side by side rather
+    /// than evicting each other. (Of the non-ASCII characters of the
+    /// development corpus and the benign probes, read in order, 17% fewer
+    /// misses than direct-mapped in 256 slots.)
     #[inline]
     pub(crate) fn class(&mut self, c: u32) -> (u8, u8) {
-        let slot = (c.wrapping_mul(0x9E37_79B1) >> 24) as usize & 0xff;
-        if self.keys[slot] == c {
-            let v = self.vals[slot];
-            return (v as u8, (v >> 8) as u8);
+        let first = Self::first(c);
+        let second = Self::second(c);
+        for slot in [first, second] {
+            if self.keys[slot] == c {
+                let v = self.vals[slot];
+                return (v as u8, (v >> 8) as u8);
+            }
         }
         let (f, s) = match char::from_u32(c) {
             Some(ch) => (unicode_class(ch), script_of(ch).code()),
             None => (0, Script::Other.code()),
         };
-        self.keys[slot] = c;
-        self.vals[slot] = u16::from(s) << 8 | u16::from(f);
+        let old = self.keys[first];
+        if old != u32::MAX {
+            let to = Self::second(old);
+            self.keys[to] = old;
+            self.vals[to] = self.vals[first];
+        }
+        self.keys[first] = c;
+        self.vals[first] = u16::from(s) << 8 | u16::from(f);
         (f, s)
+    }
+
+    /// The first slot of `c`: 0..128.
+    #[inline(always)]
+    fn first(c: u32) -> usize {
+        (c.wrapping_mul(0x9E37_79B1) >> 25) as usize & 0x7f
+    }
+
+    /// The second slot of `c`: 128..256, from other bits of the same hash.
+    #[inline(always)]
+    fn second(c: u32) -> usize {
+        0x80 | (c.wrapping_mul(0x9E37_79B1) >> 18) as usize & 0x7f
     }
 }
 

@@ -295,6 +295,7 @@ impl ScanState {
                 symbols: 0,
                 digits: 0,
                 non_letters: 0,
+                alnum: 0,
             },
             tail: 0,
             seen: 0,
@@ -318,8 +319,11 @@ impl ScanState {
         if let Some(lm) = lm {
             lm.feed(&mut self.lm, bytes);
         }
-        let class = |_: usize, b: u8| (ASCII_CLASS[usize::from(b & 0x7f)], u32::from(b), LATIN);
-        self.words.feed::<SCRIPTS, S>(bytes, class, after, sink)
+        if SCRIPTS {
+            self.words.scripts.ascii(bytes);
+        }
+        let class = |_: usize, b: u8| (BYTE_CLASS[usize::from(b)], u32::from(b), LATIN);
+        self.words.feed::<false, S>(bytes, class, after, sink)
     }
 
     /// Reads a piece of a view that is not all ASCII, decoded [`CHUNK`]
@@ -397,15 +401,18 @@ impl ScanState {
         let mut t = self.tally;
         words.scripts.end();
         // Counted here rather than per n-gram: fewer live counters in the loops.
-        let n = self.seen.saturating_sub(2) + words.lseen.saturating_sub(3) + 2 * words.vwords;
         for (&k, &f) in t.counts.iter().zip(&ASCII_CLASS) {
             let k = k as usize;
             let other = usize::from(f & (ALPHA | SPACE) == 0);
             t.chars += k;
+            t.alnum += k * usize::from(f & ALNUM != 0);
             t.digits += k * usize::from(f & DIGIT != 0);
             t.non_letters += k * other;
             t.symbols += k * (other & usize::from(f & PUNCT != 0));
         }
+        // Every alphanumeric character and every leet symbol read as one is a letter.
+        let letters = t.alnum + words.leets;
+        let n = self.seen.saturating_sub(2) + letters.saturating_sub(3) + 2 * words.vwords;
         Scan {
             n,
             chars: t.chars,
@@ -431,6 +438,8 @@ struct Tally {
     symbols: usize,
     digits: usize,
     non_letters: usize,
+    /// Alphanumeric characters (not a feature: the letter stream's length).
+    alnum: usize,
 }
 
 /// Up to [`CHUNK`] characters of a view that is not all ASCII: their
@@ -480,6 +489,7 @@ impl Chunk {
                 let other = usize::from(f & (ALPHA | SPACE) == 0);
                 t.digits += usize::from(f & DIGIT != 0);
                 t.non_letters += other;
+                t.alnum += usize::from(f & ALNUM != 0);
                 t.symbols += other & usize::from(f & PUNCT != 0);
                 (OTHER, f, script)
             };
@@ -493,9 +503,12 @@ impl Chunk {
 /// The letter stream, the words (runs of alphanumeric characters) and the
 /// runs without whitespace: carried from one piece of a view to the next.
 struct Words {
-    /// The last four letters, the newest in the low byte, and how many were seen.
+    /// The last four letters, the newest in the low byte (0 before the
+    /// first). How many letters the view has is counted apart: its
+    /// alphanumeric characters (in the histogram and [`Tally::alnum`]) and
+    /// its leet symbols read as letters (`leets`).
     letters: u32,
-    lseen: usize,
+    leets: usize,
     /// The current word's hash, whether inside one, the previous word's hash.
     h: u64,
     in_word: bool,
@@ -517,7 +530,7 @@ impl Words {
     fn new() -> Words {
         Words {
             letters: 0,
-            lseen: 0,
+            leets: 0,
             h: WORD_BASIS,
             in_word: false,
             prev: 0x5bd1_e995,
@@ -533,12 +546,18 @@ impl Words {
 
     /// Reads the symbols `syms`, whose classes, code points and scripts
     /// are `class(i, syms[i])`, tracking the scripts of words of letters
-    /// when `SCRIPTS`; `after` is the first byte of the view after them (0
-    /// at its end). One branch, on whether a character is
-    /// alphanumeric: what else happens at a word edge (the word's n-grams,
-    /// a leet symbol, the end of a run without whitespace) happens in its
-    /// arm, so a run is measured where it ends rather than counted
-    /// character by character.
+    /// when `SCRIPTS` (a decoded chunk; a run of ASCII has them counted
+    /// apart, [`ScriptWord::ascii`]); `after` is the first byte of the
+    /// view after them (0 at its end). One branch, on whether a character
+    /// is alphanumeric: what else happens at a word edge (the word's
+    /// n-grams, a leet symbol, the end of a run without whitespace)
+    /// happens in its arm, so a run is measured where it ends rather than
+    /// counted character by character. The arm of an alphanumeric
+    /// character (four in five of a text's) has few live values (the
+    /// letters, the word's hash, the sink, the position), so that they
+    /// stay in registers. What the other arm counts (the words, their
+    /// repeats, the runs) is kept in locals too and written back once:
+    /// through `self` it was stored at every word edge.
     #[inline(never)]
     fn feed<const SCRIPTS: bool, S: Sink>(
         &mut self,
@@ -547,76 +566,82 @@ impl Words {
         after: u8,
         mut sink: S,
     ) -> S {
-        let (mut letters, mut lseen, mut h, mut in_word) =
-            (self.letters, self.lseen, self.h, self.in_word);
-        for (i, &s) in syms.iter().enumerate() {
+        let (mut letters, mut h, mut in_word) = (self.letters, self.h, self.in_word);
+        let (mut prev, mut vwords, mut repeats) = (self.prev, self.vwords, self.repeats);
+        let (mut start, mut longest) = (self.start, self.longest);
+        // Walked as what is left of it, and the index of a character
+        // computed from that where it is used (the decoded chunk's
+        // classes, the rare arm): one counter in the loop, not three.
+        let mut rest = syms;
+        while let [s, tail @ ..] = rest {
+            rest = tail;
+            let (s, i) = (*s, syms.len() - rest.len() - 1);
             let (f, c, script) = class(i, s);
-            if SCRIPTS {
-                if f & ALNUM != 0 {
-                    self.scripts.alnum(script, f);
-                } else {
-                    self.scripts.end();
-                }
-            }
             if f & ALNUM != 0 {
-                push_letter(LETTER[usize::from(s)], &mut letters, &mut lseen, &mut sink);
+                if SCRIPTS {
+                    self.scripts.alnum(script, f);
+                }
+                letters = push_letter(LETTER[usize::from(s)], letters, &mut sink);
                 in_word = true;
                 h = (h ^ u64::from(c)).wrapping_mul(FNV);
             } else {
+                if SCRIPTS {
+                    self.scripts.end();
+                }
                 // The letter stream reads leetspeak as the letters it
                 // stands for: digits always, symbols next to a letter or
                 // digit (`$3nd`, `+h3`).
                 let leet = LEET[usize::from(s)];
                 if leet != 0
-                    && (in_word
-                        || syms
-                            .get(i + 1)
-                            .map_or(after, |&x| x)
-                            .is_ascii_alphanumeric())
+                    && (in_word || rest.first().map_or(after, |&x| x).is_ascii_alphanumeric())
                 {
-                    push_letter(leet, &mut letters, &mut lseen, &mut sink);
+                    letters = push_letter(leet, letters, &mut sink);
+                    self.leets += 1;
                 }
                 if in_word {
                     in_word = false;
-                    self.end_word(h, &mut sink);
+                    word_grams(h, &mut prev, &mut sink);
+                    vwords += 1;
+                    repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
                     h = WORD_BASIS;
                 }
-                self.end_run(self.pos + i, f & SPACE != 0);
+                // Masks rather than choices, which compiled to a branch on
+                // a space after a word, mispredicted after punctuation.
+                let (pos, mask) = (self.pos + i, usize::from(f & SPACE != 0).wrapping_neg());
+                longest = longest.max((pos - start) & mask);
+                start += (pos + 1 - start) & mask;
             }
         }
-        (self.letters, self.lseen, self.h, self.in_word) = (letters, lseen, h, in_word);
+        (self.letters, self.h, self.in_word) = (letters, h, in_word);
+        (self.prev, self.vwords, self.repeats) = (prev, vwords, repeats);
+        (self.start, self.longest) = (start, longest);
         self.pos += syms.len();
         sink
     }
 
-    /// Ends the word of hash `h`: its n-grams, and whether it was seen before.
+    /// Ends the word of hash `h`: its n-grams, and whether it was seen
+    /// before (at the end of the view; [`Words::feed`] does the same on
+    /// its locals).
     #[inline(always)]
     fn end_word(&mut self, h: u64, sink: &mut impl Sink) {
         word_grams(h, &mut self.prev, sink);
         self.vwords += 1;
         self.repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
     }
-
-    /// The character at `pos`, not alphanumeric, ends a run if it is
-    /// whitespace (`space`). Masks rather than choices, which compiled to
-    /// a branch on a space after a word, mispredicted after punctuation.
-    #[inline(always)]
-    fn end_run(&mut self, pos: usize, space: bool) {
-        let mask = usize::from(space).wrapping_neg();
-        self.longest = self.longest.max((pos - self.start) & mask);
-        self.start += (pos + 1 - self.start) & mask;
-    }
 }
 
 /// Appends a letter to the letter stream (the last four, the newest in the
-/// low byte) and emits the 4-gram it ends.
+/// low byte) and emits the 4-gram it ends, if there are four: no letter
+/// is 0 (an alphanumeric symbol is not, nor is its [`LETTER`] or a
+/// [`LEET`] letter), so the oldest byte is 0 exactly until the fourth
+/// letter: no count of letters to keep in a register.
 #[inline(always)]
-fn push_letter(l: u8, letters: &mut u32, seen: &mut usize, sink: &mut impl Sink) {
-    *letters = *letters << 8 | u32::from(l);
-    *seen += 1;
-    if *seen >= 4 {
-        sink.emit(finish_tagged(*letters, LETTER4));
+fn push_letter(l: u8, letters: u32, sink: &mut impl Sink) -> u32 {
+    let letters = letters << 8 | u32::from(l);
+    if letters >= 1 << 24 {
+        sink.emit(finish_tagged(letters, LETTER4));
     }
+    letters
 }
 
 /// [`finish`] of `x` tagged with `tag` (bits 56 and up: the kind of
@@ -631,6 +656,17 @@ fn finish_tagged(x: u32, tag: u64) -> usize {
     let low = u64::from(x ^ x >> 29) ^ tag >> 29;
     (low.wrapping_mul(MUL).wrapping_add(tag.wrapping_mul(MUL)) >> (64 - BUCKET_BITS)) as usize
 }
+
+/// [`ASCII_CLASS`] by byte (0 above ASCII): read without masking the byte.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut k = 0;
+    while k < 128 {
+        t[k] = ASCII_CLASS[k];
+        k += 1;
+    }
+    t
+};
 
 /// The tags of the character 3-grams and of the letter 4-grams.
 const TRIGRAM: u64 = 3 << 56;
@@ -714,6 +750,46 @@ impl ScriptWord {
             }
         } else {
             self.end();
+        }
+    }
+
+    /// The characters of a run of ASCII `bytes`: what [`ScriptWord::alnum`]
+    /// and [`ScriptWord::end`] would do character by character, in a pass
+    /// of its own that has no branch per character (it vectorizes), rather
+    /// than two more branches in [`Words::feed`]'s loop. Every letter of the
+    /// run is Latin, so only the letters it starts with can mix scripts
+    /// (they continue the word of the piece before); after them, the words
+    /// of letters are the runs of ASCII letters, counted where they end.
+    fn ascii(&mut self, bytes: &[u8]) {
+        const LATIN: u8 = super::Script::Latin.code();
+        let letter = |b: u8| b.is_ascii_alphabetic();
+        let lead = bytes.iter().take_while(|&&b| letter(b)).count();
+        if lead > 0 {
+            // Once is as many times: the same letter's script again changes nothing.
+            self.alnum(LATIN, ALPHA);
+        }
+        let rest = bytes.get(lead..).unwrap_or_default();
+        let Some(&last) = rest.last() else {
+            return;
+        };
+        // rest[0] is no letter: it ends the word (a digit too, in `alnum`).
+        self.end();
+        // Each word that ends inside the run is a letter then a non-letter;
+        // the one the run ends in (if any) stays open for the next piece.
+        // Counted in bytes 64 pairs at a time: vectors of bytes, not of
+        // 64-bit counters.
+        let next = rest.get(1..).unwrap_or_default();
+        for (a, b) in rest.chunks(64).zip(next.chunks(64)) {
+            let ends = a
+                .iter()
+                .zip(b)
+                .map(|(&a, &b)| u8::from(letter(a) & !letter(b)))
+                .fold(0u8, u8::wrapping_add);
+            self.words += usize::from(ends);
+        }
+        if letter(last) {
+            self.script = LATIN;
+            self.mixed = false;
         }
     }
 
@@ -1081,13 +1157,37 @@ mod tests {
     }
 
     /// The scan, its features, the perplexity and the score agree with the
-    /// plain reference forms on hand-picked and on many generated texts.
+    /// plain reference forms on hand-picked and on many generated texts,
+    /// on the varied texts of the normalization's tests and on the benign
+    /// probes (as views and as they are): the bucket of every n-gram, every
+    /// feature and the bits of the probability.
     #[test]
     fn scan_and_score_equal_the_references() {
         let model = crate::anomaly::default_model().unwrap();
         let none = Findings::default();
         let long_ascii = "Could you help me plan a trip? $3nd +h3 1gn0r3 d0c5. ".repeat(40);
         let long_mixed = "Объясните разницу, 请简要说明 1gn0r3 x😀y ".repeat(30);
+        // Words across the seams of a long run of ASCII read as such
+        // ([`ScriptWord::ascii`]): a Cyrillic word going on in Latin
+        // letters, and the other way, digits and a leet symbol between.
+        let (latin, digits) = ("abcdefghij".repeat(8), "0123456789".repeat(8));
+        let seams = [
+            format!("д{latin}д {latin}д{latin} дд{digits}д x{digits}y"),
+            format!("{latin}ж.{latin}$ж, ж{latin}1ж|{latin}"),
+            format!(" д{latin}"),
+            format!("{digits}д{latin}"),
+        ];
+        let limits = crate::limits::Limits::default();
+        let probes = include_str!("../../tests/data/ood/benign_probes.jsonl");
+        let corpus = crate::normalize::varied_texts().into_iter().chain(
+            probes
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|v| v.get("text")?.as_str().map(str::to_string)),
+        );
+        // Their views and the texts themselves (not normalized: controls,
+        // upper case, every kind of space).
+        let corpus = corpus.flat_map(|t| [crate::normalize::normalize(&t, &limits).view, t]);
         let picked = [
             "",
             "a",
@@ -1102,7 +1202,10 @@ mod tests {
             long_ascii.as_str(),
             long_mixed.as_str(),
         ];
-        let texts = picked.iter().map(|t| t.to_string()).chain(generated(600));
+        let texts = (picked.iter().map(|t| t.to_string()))
+            .chain(seams)
+            .chain(generated(600))
+            .chain(corpus);
         for t in texts {
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
             let nf = hashed(&t, |i| fast.push(i));
