@@ -127,7 +127,10 @@ mod tests {
             mismatched_brackets(r"as `(> HerewodCompiler}}^{]` profile (\[{})\ ((clone{[=${Match"),
             6
         );
-        assert!(mismatched_brackets(r"unsignedMicrosoft arguments]{\']); writeand seed below]} ${\=") >= 3);
+        assert!(
+            mismatched_brackets(r"unsignedMicrosoft arguments]{\']); writeand seed below]} ${\=")
+                >= 3
+        );
     }
 
     #[test]
