@@ -908,7 +908,8 @@ mod tests {
     #[test]
     fn findings_names_cover_every_field() {
         let names: Vec<_> = Findings::default().iter().map(|(name, _)| name).collect();
-        assert_eq!(names.len(), 11);
+        assert_eq!(names.len(), 12);
+        assert!(names.contains(&"mismatched_brackets"));
         assert_eq!(
             DecodeKind::VariationSelectors.as_str(),
             "variation_selectors"
