@@ -394,7 +394,14 @@ impl ScanState {
     fn finish(mut self, sink: &mut impl Sink) -> Scan {
         let words = &mut self.words;
         if words.in_word {
-            words.end_word(words.h, sink);
+            end_word(
+                words.h,
+                &mut words.prev,
+                &mut words.vwords,
+                &mut words.repeats,
+                &mut words.seen,
+                sink,
+            );
         }
         // The run the view ends in.
         let longest = words.longest.max(self.seen - words.start);
@@ -600,9 +607,14 @@ impl Words {
                 }
                 if in_word {
                     in_word = false;
-                    word_grams(h, &mut prev, &mut sink);
-                    vwords += 1;
-                    repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
+                    end_word(
+                        h,
+                        &mut prev,
+                        &mut vwords,
+                        &mut repeats,
+                        &mut self.seen,
+                        &mut sink,
+                    );
                     h = WORD_BASIS;
                 }
                 // Masks rather than choices, which compiled to a branch on
@@ -618,16 +630,23 @@ impl Words {
         self.pos += syms.len();
         sink
     }
+}
 
-    /// Ends the word of hash `h`: its n-grams, and whether it was seen
-    /// before (at the end of the view; [`Words::feed`] does the same on
-    /// its locals).
-    #[inline(always)]
-    fn end_word(&mut self, h: u64, sink: &mut impl Sink) {
-        word_grams(h, &mut self.prev, sink);
-        self.vwords += 1;
-        self.repeats += usize::from(super::seen_before(&mut self.seen, fold(h)));
-    }
+/// Ends the word of hash `h`: its n-grams, one more word, and one more
+/// repeat if it was seen before. On [`Words::feed`]'s locals inside a
+/// piece, on the fields at the end of the view.
+#[inline(always)]
+fn end_word(
+    h: u64,
+    prev: &mut u64,
+    vwords: &mut usize,
+    repeats: &mut usize,
+    seen: &mut [u64; 64],
+    sink: &mut impl Sink,
+) {
+    word_grams(h, prev, sink);
+    *vwords += 1;
+    *repeats += usize::from(super::seen_before(seen, fold(h)));
 }
 
 /// Appends a letter to the letter stream (the last four, the newest in the
