@@ -424,7 +424,8 @@ impl Engine {
                 .iter()
                 .find(|(k, _)| *k == d.kind)
                 .map_or(0, |(_, c)| *c);
-            if count < d.min_count {
+            let points = d.points(count);
+            if points == 0 {
                 continue;
             }
             let first = results
@@ -439,7 +440,7 @@ impl Engine {
             hits.push(Hit {
                 rule_id: format!("detector:{}", d.kind),
                 category: d.category.clone(),
-                score: p.weighted(&d.category, d.score),
+                score: p.weighted(&d.category, points),
                 pointer: first.map(|s| s.pointer.clone()).unwrap_or_default(),
                 role: first.map_or(crate::payload::Role::Other, |s| s.role),
                 span: None,

@@ -252,7 +252,7 @@ fn train_groups_folds_by_source_and_reports_each_source() {
         );
         lines.push('\n');
     }
-    std::fs::write(&corpus, lines).unwrap();
+    std::fs::write(&corpus, &lines).unwrap();
     let c = corpus.to_str().unwrap();
     let o = infw(&[
         "train",
@@ -275,6 +275,53 @@ fn train_groups_folds_by_source_and_reports_each_source() {
     ] {
         assert!(out.contains(row), "no row {row:?} in {out}");
     }
+    // Every text's out-of-fold result, joined back by line and id, no text.
+    let rows = dir.join("oof.jsonl");
+    let o = infw(&[
+        "train",
+        "--corpus",
+        c,
+        "--folds",
+        "2",
+        "--cv-group",
+        "source",
+        "--cv-pack",
+        "--cv-scores",
+        rows.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&rows)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.lines().count());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(
+            (row["line"].as_u64(), row["id"].as_u64()),
+            (Some(i as u64 + 1), Some(i as u64))
+        );
+        assert!(
+            (0.0..=1.0).contains(&row["model"].as_f64().unwrap()),
+            "{row}"
+        );
+        assert!(
+            row["blocked"].is_boolean() && row["pack_score"].is_number(),
+            "{row}"
+        );
+        assert!(row.get("text").is_none(), "{row}");
+    }
+    let o = infw(&[
+        "train",
+        "--corpus",
+        c,
+        "--folds",
+        "1",
+        "--cv-scores",
+        "x.jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--folds 2 or more"), "{}", stderr(&o));
     let o = infw(&["train", "--corpus", c, "--cv-group", "file"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("source"), "{}", stderr(&o));

@@ -48,13 +48,18 @@ pub fn mismatched_brackets(view: &str) -> u32 {
     // the benchmark's 4 KiB English request, against 52k for a byte loop).
     let words = bytes.chunks_exact(8);
     let tail = words.remainder();
-    for word in words {
+    let tail_at = bytes.len() - tail.len();
+    for (w, word) in words.enumerate() {
         let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
         if candidates(x) != 0 {
-            word.iter().for_each(|&b| stack.byte(b));
+            for (j, &b) in word.iter().enumerate() {
+                stack.byte(b, bytes, w * 8 + j);
+            }
         }
     }
-    tail.iter().for_each(|&b| stack.byte(b));
+    for (j, &b) in tail.iter().enumerate() {
+        stack.byte(b, bytes, tail_at + j);
+    }
     stack.finish()
 }
 
@@ -78,16 +83,22 @@ struct Stack {
 }
 
 impl Stack {
-    fn byte(&mut self, b: u8) {
+    /// Takes the bracket `b` at `view[at]`.
+    fn byte(&mut self, b: u8, view: &[u8], at: usize) {
         match b {
             b'(' | b'[' | b'{' => {
                 if let Some(slot) = self.ring.get_mut(self.depth % DEPTH) {
-                    *slot = b;
+                    *slot = if b == b'{' && opens_block(view, at) {
+                        b | BLOCK
+                    } else {
+                        b
+                    };
                 }
                 self.depth += 1;
             }
             b')' | b']' | b'}' => {
                 let closes = |open: u8| {
+                    let open = open & !BLOCK;
                     open == opener(b) || (matches!(open, b'(' | b'[') && matches!(b, b')' | b']'))
                 };
                 // The innermost open bracket this closes, within the remembered depth.
@@ -112,13 +123,29 @@ impl Stack {
         self.ring.get((self.depth - k) % DEPTH).copied()
     }
 
-    /// The events, with the `[` and `{` left open.
+    /// The events, with the `[` and `{` left open (not a block's `{`).
     fn finish(&self) -> u32 {
         let unclosed = (1..=self.depth.min(DEPTH))
             .filter(|&k| matches!(self.open(k), Some(b'[' | b'{')))
             .count();
         self.count + unclosed as u32
     }
+}
+
+/// Marks a remembered `{` that opens a block of code (see [`opens_block`]):
+/// it closes like any `{` but does not count when left open.
+const BLOCK: u8 = 0x80;
+
+/// Whether the `{` at `view[at]` opens a block of code: after a space that
+/// follows a word, `)`, `>` or `=`, and before a space or the end (`class
+/// A {`, `f(x) {`, `=> {`, `x = {`; the view has collapsed the line breaks
+/// into spaces). A code completion prompt stops inside such blocks; a
+/// suffix's braces sit between punctuation (`{[`, `{\\`, `]{%`).
+fn opens_block(view: &[u8], at: usize) -> bool {
+    let before = |k: usize| at.checked_sub(k).and_then(|i| view.get(i)).copied();
+    before(1) == Some(b' ')
+        && before(2).is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b')' | b'>' | b'='))
+        && view.get(at + 1).map_or(true, |&c| c == b' ')
 }
 
 const fn opener(closer: u8) -> u8 {
@@ -155,12 +182,33 @@ mod tests {
         }
     }
 
+    /// A prompt that asks to complete code stops inside its blocks (the
+    /// view has its line breaks collapsed to spaces).
+    #[test]
+    fn blocks_of_code_left_open_count_nothing() {
+        for text in [
+            "public class solution { public int add(int a, int b) {",
+            "function f(x) { if (x > 1) {",
+            "const handler = (e) => {",
+            "let config = {",
+            "fn main() { for i in 0..3 {",
+        ] {
+            assert_eq!(mismatched_brackets(text), 0, "{text}");
+        }
+        // A block's `{` still closes like any other, and a brace between
+        // punctuation still counts.
+        assert_eq!(mismatched_brackets("if (x) { y = [1, 2]; }"), 0);
+        assert_eq!(mismatched_brackets("if (x) { ]"), 1);
+        assert_eq!(mismatched_brackets("outline[{ css[{%forall"), 4);
+    }
+
     #[test]
     fn crossing_stray_and_unclosed_brackets_count() {
         assert_eq!(mismatched_brackets("a ] b"), 1);
         assert_eq!(mismatched_brackets("a } b"), 1);
         assert_eq!(mismatched_brackets("a [ b"), 1);
-        assert_eq!(mismatched_brackets("a { b"), 1);
+        assert_eq!(mismatched_brackets("a {b"), 1);
+        assert_eq!(mismatched_brackets("a, { b"), 1);
         // `}` crosses the open `(`: one event, and both are settled.
         assert_eq!(mismatched_brackets("{ ( }"), 1);
         assert_eq!(mismatched_brackets("[ { ]"), 1);
@@ -197,7 +245,9 @@ mod tests {
                 depth: 0,
                 count: 0,
             };
-            text.bytes().for_each(|b| stack.byte(b));
+            for (i, b) in text.bytes().enumerate() {
+                stack.byte(b, text.as_bytes(), i);
+            }
             stack.finish()
         };
         let mut texts = crate::normalize::varied_texts();

@@ -75,7 +75,24 @@ pub struct Detector {
     pub kind: &'static str,
     pub score: u32,
     pub min_count: u32,
+    /// `(at, score)` steps past `min_count`, ascending: the highest `at`
+    /// the count reaches gives its score.
+    pub steps: Vec<(u32, u32)>,
     pub category: String,
+}
+
+impl Detector {
+    /// Points for `count` events: nothing under `min_count`.
+    pub fn points(&self, count: u32) -> u32 {
+        if count < self.min_count {
+            return 0;
+        }
+        self.steps
+            .iter()
+            .rev()
+            .find(|(at, _)| count >= *at)
+            .map_or(self.score, |&(_, score)| score)
+    }
 }
 
 /// A rule switched off for some paths or roles.
@@ -633,11 +650,34 @@ impl Policy {
                     format!("category {category:?} must be snake_case"),
                 ));
             }
+            let min_count = spec.min_count.max(1);
+            let mut steps = Vec::with_capacity(spec.thresholds.len());
+            let mut floor = min_count;
+            for (i, t) in spec.thresholds.iter().enumerate() {
+                if t.at <= floor {
+                    return Err(at(
+                        &format!("/detectors/{name}/thresholds/{i}/at"),
+                        format!(
+                            "at {} must be above {floor} (min_count, then the step before): steps go up",
+                            t.at
+                        ),
+                    ));
+                }
+                if t.score == 0 {
+                    return Err(at(
+                        &format!("/detectors/{name}/thresholds/{i}/score"),
+                        "score 0 would switch the detector off past a count: give points, or raise min_count".to_string(),
+                    ));
+                }
+                floor = t.at;
+                steps.push((t.at, t.score));
+            }
             if spec.score > 0 {
                 detectors.push(Detector {
                     kind,
                     score: spec.score,
-                    min_count: spec.min_count.max(1),
+                    min_count,
+                    steps,
                     category,
                 });
             }
@@ -1334,8 +1374,34 @@ mod anomaly_section_tests {
     }
 
     #[test]
+    fn a_detector_scores_more_for_more_events_on_its_steps() {
+        let p = compile(
+            r#""detectors": {"mismatched_brackets": {"score": 3, "min_count": 2, "thresholds": [{"at": 3, "score": 5}, {"at": 6, "score": 9}]}}"#,
+        )
+        .unwrap();
+        let d = &p.detectors[0];
+        let points: Vec<u32> = [0, 1, 2, 3, 5, 6, 100].map(|n| d.points(n)).to_vec();
+        assert_eq!(points, [0, 0, 3, 5, 5, 9, 9]);
+        // Without steps: the score from min_count on.
+        let p = compile(r#""detectors": {"bidi": {"score": 2}}"#).unwrap();
+        assert_eq!([0, 1, 9].map(|n| p.detectors[0].points(n)), [0, 2, 2]);
+    }
+
+    #[test]
     fn bad_sections_are_refused_with_their_pointer() {
         let cases = [
+            (
+                r#""detectors": {"bidi": {"score": 2, "min_count": 2, "thresholds": [{"at": 2, "score": 5}]}}"#,
+                "/detectors/bidi/thresholds/0/at",
+            ),
+            (
+                r#""detectors": {"bidi": {"score": 2, "thresholds": [{"at": 3, "score": 4}, {"at": 3, "score": 5}]}}"#,
+                "/detectors/bidi/thresholds/1/at",
+            ),
+            (
+                r#""detectors": {"bidi": {"score": 2, "thresholds": [{"at": 3, "score": 0}]}}"#,
+                "/detectors/bidi/thresholds/0/score",
+            ),
             (
                 r#""classifier": {"model": "default", "thresholds": [{"at": 1.5, "score": 5}]}"#,
                 "/classifier/thresholds/0/at",

@@ -227,11 +227,25 @@ pub struct DetectorSpec {
     /// Fires when its count over the request reaches this (default 1).
     #[serde(default = "one")]
     pub min_count: u32,
+    /// More points for more events: at each `at` count or more, its
+    /// `score` instead of `score` (ascending `at`, each above `min_count`).
+    /// `[{"at": 2, "score": 5}]` flags one event and blocks two.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<CountThreshold>,
     /// Category of its hits (default `obfuscation`).
     #[serde(default)]
     pub category: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// One step of a detector's scale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountThreshold {
+    /// Events over the request.
+    pub at: u32,
+    pub score: u32,
 }
 
 fn one() -> u32 {

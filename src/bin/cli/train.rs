@@ -67,11 +67,11 @@ pub struct Args {
     augment_context: f64,
     /// Keep the texts that share this record field in one fold: `source`
     /// (the dataset, the part of the field before its first `:`),
-    /// `subcategory` or `category`. A random split (the default) puts
+    /// `subcategory`, `category` or `lang`. A random split (the default) puts
     /// near-copies of one template on both sides and overstates how the
     /// model does on traffic from elsewhere; `--cv-group source` tests each
     /// source with a model that never saw it.
-    #[arg(long, value_parser = ["source", "subcategory", "category"])]
+    #[arg(long, value_parser = ["source", "subcategory", "category", "lang"])]
     cv_group: Option<String>,
     /// Also cross-validate the whole rule pack with each fold's model.
     #[arg(long)]
@@ -82,10 +82,20 @@ pub struct Args {
     /// Write an SVG of the out-of-fold score distributions and ROC curves.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Write every corpus text's out-of-fold result as JSON Lines (`line`,
+    /// `id`, `label`, `category`, `source`, the fold model's probability and,
+    /// with --cv-pack, the pack's score and whether it blocked), to read
+    /// which of your prompts a model that never saw them gets wrong. Holds
+    /// no text: join on `line` or `id`.
+    #[arg(long)]
+    cv_scores: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
 struct Record {
+    /// Any JSON value: only copied to --cv-scores.
+    #[serde(default)]
+    id: serde_json::Value,
     text: String,
     label: String,
     #[serde(default)]
@@ -94,6 +104,8 @@ struct Record {
     subcategory: Option<String>,
     #[serde(default)]
     source: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// Out-of-fold scores of one detector, with labels and groups.
@@ -192,10 +204,17 @@ impl Scores<'_> {
 }
 
 pub fn run(args: Args) -> Result<u8, Fatal> {
+    if args.folds < 2 && (args.cv_scores.is_some() || args.cv_pack || args.plot.is_some()) {
+        return Err(Fatal(
+            "--cv-scores, --cv-pack and --plot report the cross-validation: give --folds 2 or more"
+                .into(),
+        ));
+    }
     let name = args.corpus.display().to_string();
     let text = std::fs::read_to_string(&args.corpus)
         .map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
     let mut records = Vec::new();
+    let mut line_of = Vec::new();
     for (i, line) in text
         .lines()
         .enumerate()
@@ -210,6 +229,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             )));
         }
         records.push(r);
+        line_of.push(i + 1);
     }
     let attack: Vec<bool> = records.iter().map(|r| r.label == "attack").collect();
     let category: Vec<String> = records
@@ -313,6 +333,7 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             .map(|r| match field {
                 "source" => r.source.as_deref().and_then(|s| s.split(':').next()),
                 "subcategory" => r.subcategory.as_deref(),
+                "lang" => r.lang.as_deref(),
                 _ => r.category.as_deref(),
             })
             .map(|k| k.unwrap_or(""))
@@ -448,6 +469,15 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 }
             }
         }
+        if let Some(path) = &args.cv_scores {
+            write_cv_scores(
+                path,
+                &records,
+                &line_of,
+                &model_oof,
+                args.cv_pack.then_some((&pack_oof[..], &pack_blocked[..])),
+            )?;
+        }
         if let Some(path) = &args.plot {
             let att: Vec<f64> = (0..n)
                 .filter(|&i| attack[i])
@@ -490,6 +520,31 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
         );
     }
     Ok(0)
+}
+
+/// One JSON line per corpus text: where it is, what it is and how its
+/// out-of-fold model (and pack, when given) scored it; never the text.
+fn write_cv_scores(
+    path: &std::path::Path,
+    records: &[Record],
+    line_of: &[usize],
+    model: &[f64],
+    pack: Option<(&[f64], &[bool])>,
+) -> Result<(), Fatal> {
+    let mut out = String::new();
+    for (i, r) in records.iter().enumerate() {
+        let mut row = serde_json::json!({
+            "line": line_of[i], "id": r.id, "label": r.label, "category": r.category,
+            "source": r.source, "model": model[i],
+        });
+        if let Some((score, blocked)) = pack {
+            row["pack_score"] = serde_json::json!(score[i]);
+            row["blocked"] = serde_json::json!(blocked[i]);
+        }
+        out.push_str(&row.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).map_err(|e| Fatal(format!("{}: cannot write: {e}", path.display())))
 }
 
 /// How many augmented copies of one text a share gives: its whole part,
