@@ -58,6 +58,11 @@ pub(crate) fn lead(x: u64) -> u64 {
     x & (x << 1) & HIGHS
 }
 
+/// Whether a mask of an exact test has every byte set: all eight match.
+pub(crate) fn every(mask: u64) -> bool {
+    mask == HIGHS
+}
+
 /// Byte offset of the lowest set byte of a mask.
 pub(crate) fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
