@@ -924,6 +924,25 @@ mod tests {
         ] {
             assert!(!has(benign), "{benign}");
         }
+        // One stray bracket in each of two turns: the worst segment's one
+        // event flags (3 points), where two in one segment block.
+        let points = |msgs: serde_json::Value| {
+            eval(&e, &chat(&msgs.to_string()))
+                .hits
+                .iter()
+                .find(|h| h.rule_id == "detector:mismatched_brackets")
+                .map(|h| h.score)
+        };
+        let two_turns = serde_json::json!([
+            {"role": "user", "content": "The regex [^)] takes anything but a paren."},
+            {"role": "assistant", "content": "Yes."},
+            {"role": "user", "content": "And [^)]+ takes a run of them, right?"}
+        ]);
+        assert_eq!(points(two_turns), Some(3));
+        let one_turn = serde_json::json!([
+            {"role": "user", "content": "The regex [^)] and then [^)]+ take anything but a paren."}
+        ]);
+        assert_eq!(points(one_turn), Some(5));
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub struct Findings {
     pub decode_limit_hit: u32,
     /// Brackets of the main view that cross, close nothing or stay open
     /// ([`mismatched_brackets`]): what an optimized adversarial suffix
-    /// leaves, and people's text, code and markup do not.
+    /// leaves, and people's text, code and markup do not. Over a request,
+    /// the worst segment's count, not the sum (see [`Findings::add`]).
     pub mismatched_brackets: u32,
 }
 
@@ -106,7 +107,10 @@ impl Findings {
         .into_iter()
     }
 
-    /// Adds another text's findings to these.
+    /// Adds another text's findings to these. `mismatched_brackets` keeps
+    /// the higher count instead: a suffix is one run of text, and a long
+    /// conversation's stray brackets, one in a segment here and one there,
+    /// are not one (two events block).
     pub fn add(&mut self, other: &Findings) {
         self.invisible += other.invisible;
         self.bidi += other.bidi;
@@ -119,7 +123,7 @@ impl Findings {
         self.spaced_words += other.spaced_words;
         self.decoded += other.decoded;
         self.decode_limit_hit += other.decode_limit_hit;
-        self.mismatched_brackets += other.mismatched_brackets;
+        self.mismatched_brackets = self.mismatched_brackets.max(other.mismatched_brackets);
     }
 }
 
