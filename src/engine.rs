@@ -419,23 +419,39 @@ impl Engine {
             });
         }
         let totals: Vec<(&'static str, u32)> = findings.iter().collect();
+        let count_of =
+            |f: &Findings, kind: &str| f.iter().find(|(k, _)| *k == kind).map_or(0, |(_, c)| c);
         for d in &p.detectors {
-            let count = totals
-                .iter()
-                .find(|(k, _)| *k == d.kind)
-                .map_or(0, |(_, c)| *c);
+            // Segments of a role it does not count are left out.
+            let counted = |i: usize| {
+                d.roles.is_empty()
+                    || payload
+                        .segments
+                        .get(i)
+                        .is_some_and(|s| d.roles.contains(&s.role))
+            };
+            let count = if d.roles.is_empty() {
+                totals
+                    .iter()
+                    .find(|(k, _)| *k == d.kind)
+                    .map_or(0, |(_, c)| *c)
+            } else {
+                let mut scoped = Findings::default();
+                for (i, r) in results.iter().enumerate() {
+                    if counted(i) {
+                        scoped.add(&r.normalized.findings);
+                    }
+                }
+                count_of(&scoped, d.kind)
+            };
             let points = d.points(count);
             if points == 0 {
                 continue;
             }
             let first = results
                 .iter()
-                .position(|r| {
-                    r.normalized
-                        .findings
-                        .iter()
-                        .any(|(k, c)| k == d.kind && c > 0)
-                })
+                .enumerate()
+                .position(|(i, r)| counted(i) && count_of(&r.normalized.findings, d.kind) > 0)
                 .and_then(|i| payload.segments.get(i));
             hits.push(Hit {
                 rule_id: format!("detector:{}", d.kind),
@@ -943,6 +959,52 @@ mod tests {
             {"role": "user", "content": "The regex [^)] and then [^)]+ take anything but a paren."}
         ]);
         assert_eq!(points(one_turn), Some(5));
+    }
+
+    #[test]
+    fn a_detector_counts_only_the_roles_it_names() {
+        let pack = |roles: &str| {
+            let json = format!(
+                r#"{{"version": 1, "detectors": {{"invisible": {{"score": 3, "min_count": 3{roles}}}}}}}"#
+            );
+            Engine::new(Policy::from_json(&json, "test").unwrap())
+        };
+        let zw = r"\u200b";
+        let hit = |e: &Engine, msgs: String| {
+            eval(e, &chat(&msgs))
+                .hits
+                .iter()
+                .find(|h| h.rule_id == "detector:invisible")
+                .map(|h| h.pointer.clone())
+        };
+        // Two zero-width characters in the system prompt, two in the user's
+        // turn: four over the request, two in the user's.
+        let msgs = format!(
+            r#"[{{"role":"system","content":"Be{zw} kind{zw}."}},{{"role":"user","content":"he{zw}llo the{zw}re"}}]"#
+        );
+        assert_eq!(
+            hit(&pack(""), msgs.clone()).as_deref(),
+            Some("/messages/0/content")
+        );
+        assert_eq!(hit(&pack(r#", "roles": ["user"]"#), msgs), None);
+        // Three in the user's turn reach min_count; the hit points at it.
+        let msgs = format!(
+            r#"[{{"role":"system","content":"Be{zw} kind."}},{{"role":"user","content":"he{zw}llo the{zw}re fr{zw}iend"}}]"#
+        );
+        assert_eq!(
+            hit(&pack(r#", "roles": ["user"]"#), msgs).as_deref(),
+            Some("/messages/1/content")
+        );
+        let e = Policy::from_json(
+            r#"{"version": 1, "detectors": {"invisible": {"score": 3, "roles": ["boss"]}}}"#,
+            "t.json",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.pointer.as_deref(),
+            Some("/detectors/invisible/roles/0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Detector {
     /// `(at, score)` steps past `min_count`, ascending: the highest `at`
     /// the count reaches gives its score.
     pub steps: Vec<(u32, u32)>,
+    /// Roles whose segments count; empty: every role.
+    pub roles: Vec<Role>,
     pub category: String,
 }
 
@@ -672,12 +674,16 @@ impl Policy {
                 floor = t.at;
                 steps.push((t.at, t.score));
             }
+            let roles = parse_roles(&spec.roles, &|j, m| {
+                at(&format!("/detectors/{name}/roles/{j}"), m)
+            })?;
             if spec.score > 0 {
                 detectors.push(Detector {
                     kind,
                     score: spec.score,
                     min_count,
                     steps,
+                    roles,
                     category,
                 });
             }

@@ -232,6 +232,11 @@ pub struct DetectorSpec {
     /// `[{"at": 2, "score": 5}]` flags one event and blocks two.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<CountThreshold>,
+    /// Roles whose segments it counts (default: every role). `["user",
+    /// "tool"]` keeps an operator's own system prompt, emoji and all, from
+    /// adding to every request's count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     /// Category of its hits (default `obfuscation`).
     #[serde(default)]
     pub category: Option<String>,
