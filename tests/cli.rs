@@ -254,28 +254,6 @@ fn train_groups_folds_by_source_and_reports_each_source() {
     }
     std::fs::write(&corpus, &lines).unwrap();
     let c = corpus.to_str().unwrap();
-    let o = infw(&[
-        "train",
-        "--corpus",
-        c,
-        "--folds",
-        "2",
-        "--cv-group",
-        "source",
-        "--cv-pack",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("folds grouped by source"), "{out}");
-    for row in [
-        "attack alpha ",
-        "attack beta ",
-        "benign gamma ",
-        "benign delta ",
-    ] {
-        assert!(out.contains(row), "no row {row:?} in {out}");
-    }
-    // Every text's out-of-fold result, joined back by line and id, no text.
     let rows = dir.join("oof.jsonl");
     let o = infw(&[
         "train",
@@ -290,6 +268,17 @@ fn train_groups_folds_by_source_and_reports_each_source() {
         rows.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("folds grouped by source"), "{out}");
+    for row in [
+        "attack alpha ",
+        "attack beta ",
+        "benign gamma ",
+        "benign delta ",
+    ] {
+        assert!(out.contains(row), "no row {row:?} in {out}");
+    }
+    // Every text's out-of-fold result, joined back by line and id, no text.
     let rows: Vec<serde_json::Value> = std::fs::read_to_string(&rows)
         .unwrap()
         .lines()
