@@ -96,6 +96,9 @@ struct Record {
     /// Any JSON value: only copied to --cv-scores.
     #[serde(default)]
     id: serde_json::Value,
+    /// Its line in the corpus file (1-based), for --cv-scores.
+    #[serde(skip)]
+    line: usize,
     text: String,
     label: String,
     #[serde(default)]
@@ -214,13 +217,12 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
     let text = std::fs::read_to_string(&args.corpus)
         .map_err(|e| Fatal(format!("{name}: cannot read: {e}")))?;
     let mut records = Vec::new();
-    let mut line_of = Vec::new();
     for (i, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let r: Record = serde_json::from_str(line)
+        let mut r: Record = serde_json::from_str(line)
             .map_err(|e| Fatal(format!("{name}: line {}: not a corpus record: {e}", i + 1)))?;
         if r.label != "attack" && r.label != "benign" {
             return Err(Fatal(format!(
@@ -228,8 +230,8 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
                 i + 1
             )));
         }
+        r.line = i + 1;
         records.push(r);
-        line_of.push(i + 1);
     }
     let attack: Vec<bool> = records.iter().map(|r| r.label == "attack").collect();
     let category: Vec<String> = records
@@ -473,7 +475,6 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
             write_cv_scores(
                 path,
                 &records,
-                &line_of,
                 &model_oof,
                 args.cv_pack.then_some((&pack_oof[..], &pack_blocked[..])),
             )?;
@@ -527,14 +528,13 @@ pub fn run(args: Args) -> Result<u8, Fatal> {
 fn write_cv_scores(
     path: &std::path::Path,
     records: &[Record],
-    line_of: &[usize],
     model: &[f64],
     pack: Option<(&[f64], &[bool])>,
 ) -> Result<(), Fatal> {
     let mut out = String::new();
     for (i, r) in records.iter().enumerate() {
         let mut row = serde_json::json!({
-            "line": line_of[i], "id": r.id, "label": r.label, "category": r.category,
+            "line": r.line, "id": r.id, "label": r.label, "category": r.category,
             "source": r.source, "model": model[i],
         });
         if let Some((score, blocked)) = pack {
