@@ -66,9 +66,13 @@ fn model() {
     let dir = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());
     let text = std::fs::read_to_string("filters/anomaly/model.json").unwrap_or_default();
     let (json, bin) = split_model(&text).unwrap_or((text, Vec::new()));
+    // The plugin embeds the tables deflated (135 KB of i8 weights and
+    // log-probabilities are about 80 KB so); native builds keep them raw.
+    let deflated = miniz_oxide::deflate::compress_to_vec(&bin, 10);
     for (name, bytes) in [
         ("default_model.min.json", json.into_bytes()),
         ("default_model.bin", bin),
+        ("default_model.bin.deflate", deflated),
     ] {
         let out = Path::new(&dir).join(name);
         if let Err(e) = std::fs::write(&out, bytes) {

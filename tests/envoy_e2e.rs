@@ -373,6 +373,12 @@ fn flag_adds_score_headers_for_upstream() {
         !rules.is_empty() && rules.split(',').all(|r| !r.trim().is_empty()),
         "rules: {rules:?}"
     );
+    // The embedded classifier (stored deflated in the plugin, inflated once
+    // per VM) scored it too: a model that failed to load would be missing.
+    assert!(
+        rules.split(',').any(|r| r.trim() == "model:default"),
+        "rules: {rules:?}"
+    );
     // Filter state, as an access log sees it.
     let request_id = got.header("x-request-id").expect("Envoy's x-request-id");
     let line = s

@@ -31,7 +31,26 @@ use crate::payload::Role;
 /// (`filters/anomaly/model.json`), as `build.rs` embeds it: compact JSON
 /// without the tables, and the tables as raw bytes. [`default_model`] reads both.
 const DEFAULT_MODEL_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default_model.min.json"));
-const DEFAULT_MODEL_TABLES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default_model.bin"));
+/// The default model's tables (hashed weights, LM trigrams and bigrams).
+/// The plugin stores them deflated, like the default pack, and inflates them
+/// on first use (once per VM): 55 KB less in a Wasm with a 2 MiB budget. A
+/// copy that does not inflate yields no tables, which the model refuses.
+fn default_model_tables() -> &'static [u8] {
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+    {
+        static TABLES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        const DEFLATED: &[u8] =
+            include_bytes!(concat!(env!("OUT_DIR"), "/default_model.bin.deflate"));
+        TABLES.get_or_init(|| {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(DEFLATED, 4 << 20)
+                .unwrap_or_default()
+        })
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
+    {
+        include_bytes!(concat!(env!("OUT_DIR"), "/default_model.bin"))
+    }
+}
 /// The profile a rule file's `"anomaly": {"profile": "default"}` names (`filters/anomaly/profile.json`).
 pub const DEFAULT_PROFILE: &str = include_str!("../../filters/anomaly/profile.json");
 
@@ -48,12 +67,13 @@ pub fn parse_model(text: &str) -> Result<Model, String> {
 
 /// The embedded default model, compiled.
 pub fn default_model() -> Result<Model, String> {
-    if DEFAULT_MODEL_TABLES.is_empty() {
+    let tables = default_model_tables();
+    if tables.is_empty() {
         // build.rs could not split the file: read it whole, for its error.
         return parse_model(DEFAULT_MODEL_JSON);
     }
     let spec: ModelSpec = serde_json::from_str(DEFAULT_MODEL_JSON).map_err(|e| e.to_string())?;
-    Model::from_spec_and_tables(&spec, DEFAULT_MODEL_TABLES)
+    Model::from_spec_and_tables(&spec, tables)
 }
 
 /// Names of the features, in [`Features::values`] order (rule files use them).
