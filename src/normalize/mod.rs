@@ -150,6 +150,10 @@ pub enum DecodeKind {
     Atbash,
     /// Text reversed: inside a right-to-left override, or near a hint.
     Reversed,
+    /// 6-dot Braille cells.
+    Braille,
+    /// NATO phonetic code words (`Alfa Bravo`).
+    Nato,
 }
 
 impl DecodeKind {
@@ -170,6 +174,8 @@ impl DecodeKind {
             DecodeKind::Caesar => "caesar",
             DecodeKind::Atbash => "atbash",
             DecodeKind::Reversed => "reversed",
+            DecodeKind::Braille => "braille",
+            DecodeKind::Nato => "nato",
         }
     }
 }

@@ -347,6 +347,8 @@ pub fn table() -> Vec<Transform> {
             )
         }),
         text_t("morse", morse),
+        text_t("nato", nato),
+        text_t("braille_cells", braille_cells),
         text_t("binary", |s| {
             s.bytes()
                 .map(|b| format!("{b:08b}"))
@@ -1301,6 +1303,90 @@ const MORSE: &[(char, &str)] = &[
     ('=', "-...-"),
     ('-', "-....-"),
 ];
+
+/// NATO phonetic alphabet: a code word per letter, words by " / ";
+/// characters without a code word (digits, punctuation) as they are.
+fn nato(s: &str) -> String {
+    const WORDS: [&str; 26] = [
+        "Alfa", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India",
+        "Juliett", "Kilo", "Lima", "Mike", "November", "Oscar", "Papa", "Quebec", "Romeo",
+        "Sierra", "Tango", "Uniform", "Victor", "Whiskey", "Xray", "Yankee", "Zulu",
+    ];
+    s.split_whitespace()
+        .map(|w| {
+            // Code words by spaces; other characters as they are, attached.
+            let mut out = String::new();
+            let mut after_word = false;
+            for c in w.chars() {
+                if c.is_ascii_alphabetic() {
+                    if after_word {
+                        out.push(' ');
+                    }
+                    out.push_str(WORDS[usize::from(c.to_ascii_lowercase() as u8 - b'a')]);
+                    after_word = true;
+                } else {
+                    out.push(c);
+                    after_word = false;
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// Grade-1 six-dot Braille as an encoder writes it (the `braille`
+/// transform maps letters only): the capital sign before capitals, the
+/// number sign before digits, the blank cell between words, the common
+/// punctuation cells; other characters as they are.
+fn braille_cells(s: &str) -> String {
+    const LETTERS: [u32; 26] = [
+        0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D, 0x1D, 0x15,
+        0x0F, 0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35,
+    ];
+    let cell = |dots: u32| char::from_u32(0x2800 + dots).unwrap_or(' ');
+    let mut out = String::new();
+    let mut number = false;
+    for c in s.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {
+                if c.is_ascii_uppercase() {
+                    out.push(cell(0x20));
+                }
+                number = false;
+                out.push(cell(
+                    LETTERS[usize::from(c.to_ascii_lowercase() as u8 - b'a')],
+                ));
+            }
+            '0'..='9' => {
+                if !number {
+                    out.push(cell(0x3C));
+                    number = true;
+                }
+                let letter = if c == '0' {
+                    9
+                } else {
+                    c as usize - '1' as usize
+                };
+                out.push(cell(LETTERS[letter]));
+            }
+            ' ' => {
+                number = false;
+                out.push(cell(0));
+            }
+            '.' => out.push(cell(0x32)),
+            ',' => out.push(cell(0x02)),
+            '?' => out.push(cell(0x26)),
+            '!' => out.push(cell(0x16)),
+            '\'' => out.push(cell(0x04)),
+            '-' => out.push(cell(0x24)),
+            ':' => out.push(cell(0x12)),
+            ';' => out.push(cell(0x06)),
+            other => out.push(other),
+        }
+    }
+    out
+}
 
 /// International Morse: letters by spaces, words by " / "; characters
 /// without a code are dropped.
