@@ -2156,5 +2156,20 @@ mod properties {
         ) {
             prop_assert_eq!(Hints::of::<true>(&text), Hints::of::<false>(&text));
         }
+
+        /// Braille cells, code words, punctuation and other scripts in any
+        /// order: the decoders never panic, and what they read is no longer
+        /// than a few bytes per character of the text.
+        #[test]
+        fn braille_and_nato_read_anything_without_panicking(
+            text in "([\u{2800}-\u{283F}]{0,12}|(alfa|echo|india|zulu|nato|x) |[ ./:|,!-]{0,3}|[0-9]|é|あ){0,24}"
+        ) {
+            let mut total = 0;
+            run(&text, &text, false, &mut Vec::new(), &mut |_, payload| {
+                total += payload.len();
+                Some(payload.to_string())
+            });
+            prop_assert!(total <= 4 * text.len() + 64, "{} bytes from {}", total, text.len());
+        }
     }
 }
