@@ -2417,6 +2417,25 @@ mod exactness {
         assert_eq!(found, super::tests::scan(&m, &fresh));
     }
 
+    /// The default pack's ASCII literals must fit the DFA the literal pass
+    /// walks in lanes: past [`literals`]' bound they fall back to an NFA
+    /// walked in one lane, ten times slower, with no other symptom (a
+    /// growing pack once took a 4 KiB request from 49 to 58 us that way).
+    #[test]
+    fn the_default_packs_ascii_literals_fit_the_fast_automaton() {
+        let policy = crate::Policy::from_json(crate::default_pack_json(), "default").unwrap();
+        let ascii = policy
+            .matcher
+            .automata
+            .iter()
+            .find(|a| !a.wide)
+            .expect("an automaton of ASCII literals");
+        assert!(
+            matches!(ascii.literals, literals::Literals::Dfa(_)),
+            "the ASCII literals outgrew the DFA bound"
+        );
+    }
+
     #[test]
     fn prefiltered_scan_finds_what_a_plain_search_finds() {
         let pack: serde_json::Value =

@@ -17,7 +17,7 @@
 //! (the failure transitions of an NFA make the lanes branch apart, and
 //! measured slower than one lane), and whose table flags the states that
 //! match, so a step needs no second lookup. The default pack's takes about
-//! 1.6 MB and builds in about a millisecond, in one breadth-first pass (the
+//! 2.2 MB and builds in about a millisecond, in one breadth-first pass (the
 //! `aho_corasick` DFA follows failure chains state by state, and took 9 ms).
 //! A set of literals whose table would be larger than [`MAX_DFA_BYTES`]
 //! keeps an `aho_corasick` NFA and one lane.
@@ -34,10 +34,13 @@ const LANES: usize = 4;
 /// (`max_pattern_len - 1` bytes walked again) costs more than it saves.
 const MIN_LANE: usize = 256;
 /// Largest transition table built (the trie stops growing past it): the
-/// default pack's ASCII literals take 1.6 MB, its non-ASCII ones would
-/// take 3.5 MB (their bytes make 110 classes), and keep an NFA of 150 KB,
-/// walked only around the views that are not ASCII.
-const MAX_DFA_BYTES: usize = 2 * 1024 * 1024;
+/// default pack's ASCII literals take 2.2 MB (52 byte classes), its
+/// non-ASCII ones would take 3.7 MB or more (110 classes), and keep an NFA
+/// of about 150 KB, walked only around the views that are not ASCII. The
+/// bound sits between the two: an ASCII set that outgrows it falls back to
+/// the NFA and one lane, and its pass costs about ten times more (at 2 MB,
+/// the pack's 2.2 MB set did: 58 against 49 us for a 4 KiB request).
+const MAX_DFA_BYTES: usize = 5 * 512 * 1024;
 
 /// An automaton over a set of literals, as a DFA when small enough.
 #[derive(Debug, Clone)]
