@@ -28,6 +28,7 @@
 //! copying a whole long document for one URL. ROT13 windows reach
 //! [`ROT13_REACH`] bytes around each hint.
 
+use super::view::BRAILLE_LETTERS;
 use super::{swar, words, DecodeKind};
 
 /// Where decoded texts go. The sink returns the decoded text's own view
@@ -570,46 +571,6 @@ fn binary_groups(text: &str, inline: &mut Vec<Inline>, sink: &mut Sink<'_>) {
         pos = end.max(start + 1);
     }
 }
-
-/// Grade-1 Braille: the letter of each 6-dot cell (bit 0 is dot 1 ... bit 5
-/// is dot 6), by cell; 0 where a cell is no letter.
-const BRAILLE_LETTERS: [u8; 64] = {
-    let mut t = [0u8; 64];
-    let cells: [(usize, u8); 26] = [
-        (0x01, b'a'),
-        (0x03, b'b'),
-        (0x09, b'c'),
-        (0x19, b'd'),
-        (0x11, b'e'),
-        (0x0B, b'f'),
-        (0x1B, b'g'),
-        (0x13, b'h'),
-        (0x0A, b'i'),
-        (0x1A, b'j'),
-        (0x05, b'k'),
-        (0x07, b'l'),
-        (0x0D, b'm'),
-        (0x1D, b'n'),
-        (0x15, b'o'),
-        (0x0F, b'p'),
-        (0x1F, b'q'),
-        (0x17, b'r'),
-        (0x0E, b's'),
-        (0x1E, b't'),
-        (0x25, b'u'),
-        (0x27, b'v'),
-        (0x3A, b'w'),
-        (0x2D, b'x'),
-        (0x3D, b'y'),
-        (0x35, b'z'),
-    ];
-    let mut i = 0;
-    while i < cells.len() {
-        t[cells[i].0] = cells[i].1;
-        i += 1;
-    }
-    t
-};
 
 /// Shortest run of Braille cells decoded.
 const MIN_BRAILLE: usize = 8;

@@ -206,10 +206,23 @@ fn ascii_block(bytes: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Braille cells of the 26 letters (grade 1), from `a` (U+2801) to `z`.
-const BRAILLE: [u16; 26] = [
+const BRAILLE: [u8; 26] = [
     0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D, 0x1D, 0x15, 0x0F,
     0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35,
 ];
+
+/// [`BRAILLE`] the other way: the letter of each 6-dot cell (bit 0 is dot 1
+/// ... bit 5 is dot 6), 0 where a cell is no letter. The view folds letter
+/// cells with it, and the Braille decoder reads whole runs.
+pub(crate) const BRAILLE_LETTERS: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < BRAILLE.len() {
+        t[BRAILLE[i] as usize] = b'a' + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The ASCII letter of a letter form NFKC does not fold (or folds with
 /// parentheses around it): parenthesized ⒜ and 🄐, negative circled 🅐 and
@@ -224,8 +237,8 @@ fn letter_form(c: char) -> Option<u8> {
         0x1F170..=0x1F189 => cp - 0x1F170,
         0x1F1E6..=0x1F1FF => cp - 0x1F1E6,
         0x2801..=0x283F => {
-            let cell = u16::try_from(cp - 0x2800).ok()?;
-            u32::try_from(BRAILLE.iter().position(|&b| b == cell)?).ok()?
+            let letter = BRAILLE_LETTERS.get(usize::try_from(cp - 0x2800).ok()?)?;
+            u32::from(letter.checked_sub(b'a')?)
         }
         _ => return None,
     };

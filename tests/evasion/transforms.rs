@@ -1340,10 +1340,13 @@ fn nato(s: &str) -> String {
 /// number sign before digits, the blank cell between words, the common
 /// punctuation cells; other characters as they are.
 fn braille_cells(s: &str) -> String {
-    const LETTERS: [u32; 26] = [
-        0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D, 0x1D, 0x15,
-        0x0F, 0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35,
-    ];
+    // The letters' cells: the `braille` transform's map.
+    let letter = |c: char| {
+        BRAILLE
+            .iter()
+            .find(|&&(from, _)| from == c)
+            .map_or("", |&(_, to)| to)
+    };
     let cell = |dots: u32| char::from_u32(0x2800 + dots).unwrap_or(' ');
     let mut out = String::new();
     let mut number = false;
@@ -1354,21 +1357,20 @@ fn braille_cells(s: &str) -> String {
                     out.push(cell(0x20));
                 }
                 number = false;
-                out.push(cell(
-                    LETTERS[usize::from(c.to_ascii_lowercase() as u8 - b'a')],
-                ));
+                out.push_str(letter(c.to_ascii_lowercase()));
             }
             '0'..='9' => {
                 if !number {
                     out.push(cell(0x3C));
                     number = true;
                 }
-                let letter = if c == '0' {
-                    9
+                // 1-9 are written a-i, 0 is j.
+                let l = if c == '0' {
+                    'j'
                 } else {
-                    c as usize - '1' as usize
+                    char::from(b'a' + (c as u8 - b'1'))
                 };
-                out.push(cell(LETTERS[letter]));
+                out.push_str(letter(l));
             }
             ' ' => {
                 number = false;
