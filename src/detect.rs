@@ -115,10 +115,11 @@ struct Walked {
 }
 
 /// A bit set of the first [`MEMO_ARMS`] regex arms.
-type Arms = [u64; 4];
+type Arms = [u64; MEMO_ARMS / 64];
 
 /// Arms whose walks a [`ViewMemo`] can remember; later arms walk every time.
-const MEMO_ARMS: usize = 256;
+/// The default pack has about 270 (a test keeps them all remembered).
+const MEMO_ARMS: usize = 384;
 
 impl ViewMemo {
     /// Bytes it may come to hold for a view of `len` bytes (a view with more
@@ -1155,9 +1156,9 @@ impl Matcher {
                 v.memo
                     .and_then(|m| m.walks.get())
                     .filter(|w| w.matcher == self.id && w.first == (at == 0))
-                    .map_or([0; 4], |w| w.clean)
+                    .map_or([0; MEMO_ARMS / 64], |w| w.clean)
             }));
-            learned.resize(views.len(), [0; 4]);
+            learned.resize(views.len(), [0; MEMO_ARMS / 64]);
         }
         let mut matched = usize::MAX;
         let mut indexed = false;
@@ -1237,7 +1238,7 @@ impl Matcher {
         len: usize,
         regions: &mut Vec<(usize, usize)>,
     ) {
-        let mut want: Arms = [0; 4];
+        let mut want: Arms = [0; MEMO_ARMS / 64];
         let mut every_view = clean.is_empty();
         for &a in ready {
             match self.regexes.get(a) {
@@ -2306,6 +2307,12 @@ mod exactness {
             .collect();
         let m = Matcher::build(&patterns, 1 << 20).unwrap();
         assert!(m.regexes.iter().filter(|r| r.remembered).count() > m.regexes.len() / 2);
+        // Arms past MEMO_ARMS are walked on every request, remembered or not.
+        assert!(
+            m.regexes.len() <= MEMO_ARMS,
+            "the default pack has {} regex arms, more than MEMO_ARMS ({MEMO_ARMS})",
+            m.regexes.len()
+        );
         let limits = crate::limits::Limits::default();
         let mut texts: Vec<String> = Vec::new();
         for r in rules {
