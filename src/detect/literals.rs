@@ -26,8 +26,9 @@
 //! of a longer one (its tail) is compared where its prefix ends. Long
 //! phrases ("las indicaciones anteriores quedan anuladas") are where the
 //! states are, and few of them share more than a dozen bytes, so the table
-//! is much smaller (the default pack's ASCII literals: 1.7 MB against 2.8 MB
-//! whole), and a smaller table is also a faster walk. The occurrences are
+//! is much smaller (the default pack's ASCII literals: 1.9 MB against 3.1 MB
+//! whole; its non-ASCII ones 1.95 MB against 6.5 MB, small enough now for a
+//! DFA of their own). The occurrences are
 //! the same; those of a long literal are found at its prefix's end, so they
 //! are put back in search order afterwards.
 
@@ -42,19 +43,21 @@ const LANES: usize = 4;
 /// Shortest piece worth a lane of its own: below it, the lane's restart
 /// (`max_pattern_len - 1` bytes walked again) costs more than it saves.
 const MIN_LANE: usize = 256;
-/// Largest transition table built (the trie stops growing past it): the
-/// default pack's ASCII literals take 2.2 MB (52 byte classes), its
-/// non-ASCII ones would take 3.7 MB or more (110 classes), and keep an NFA
-/// of about 150 KB, walked only around the views that are not ASCII. The
-/// bound sits between the two: an ASCII set that outgrows it falls back to
-/// the NFA and one lane, and its pass costs about ten times more (at 2 MB,
-/// the pack's 2.2 MB set did: 58 against 49 us for a 4 KiB request).
+/// Largest transition table built (the trie stops growing past it). With
+/// [`PREFIX`], the default pack's 2,245 ASCII literals take 1.9 MB (52 byte
+/// classes) and its 774 non-ASCII ones 1.95 MB (118 classes; 6.5 MB whole,
+/// when they kept an NFA of about 150 KB), so a VM holds about 3.8 MB of
+/// tables. A set that outgrows the bound falls back to the NFA and one
+/// lane, and its pass costs about ten times more (at 2 MB, before
+/// prefixes, the pack's 2.2 MB ASCII set did: 58 against 49 us for a 4 KiB
+/// request).
 const MAX_DFA_BYTES: usize = 5 * 512 * 1024;
 
 /// Bytes of each literal the DFA holds; the rest is compared (see the
-/// module documentation). At 12, the default pack's ASCII table is 1.7 MB
-/// (2.8 MB whole); at 8 it would be 1.3 MB, with 900 of its 2,000 literals
-/// compared instead of 540, and more prefixes that ordinary words begin.
+/// module documentation). At 12, the default pack's ASCII table is 1.9 MB
+/// (3.1 MB whole); at 8 it would be about a third smaller, with nearly half
+/// of its literals compared instead of a quarter, and more prefixes that
+/// ordinary words begin.
 const PREFIX: usize = 12;
 
 /// An automaton over a set of literals, as a DFA when small enough.
