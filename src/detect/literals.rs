@@ -9,9 +9,9 @@
 //! speed of the CPU. Here the haystack is cut into [`LANES`] pieces walked
 //! side by side: the lanes' loads do not depend on each other, so the CPU
 //! overlaps them (about 2.5x faster natively, and the same holds in Wasm).
-//! Each lane starts `max_pattern_len - 1` bytes before its piece, so it sees
-//! every occurrence that ends in its piece, and reports only those: together
-//! the lanes report each occurrence once, in the same order.
+//! Each lane starts the longest prefix (below), less a byte, before its
+//! piece, so it sees every literal whose prefix ends in its piece, and
+//! reports only those: together the lanes report each occurrence once.
 //!
 //! The lanes walk a DFA of our own ([`Dfa`]), where each step is one load
 //! (the failure transitions of an NFA make the lanes branch apart, and
@@ -41,7 +41,7 @@ use aho_corasick::{Anchored, BuildError, MatchKind};
 /// Pieces walked side by side.
 const LANES: usize = 4;
 /// Shortest piece worth a lane of its own: below it, the lane's restart
-/// (`max_pattern_len - 1` bytes walked again) costs more than it saves.
+/// (the longest prefix, less a byte, walked again) costs more than it saves.
 const MIN_LANE: usize = 256;
 /// Largest transition table built (the trie stops growing past it). With
 /// [`PREFIX`], the default pack's 2,245 ASCII literals take 1.9 MB (52 byte
