@@ -5,8 +5,9 @@
 //!
 //! With the plugin configuration `scan` it also makes one pass of a
 //! case-insensitive Aho-Corasick DFA over the raw body, for the default
-//! pack's ASCII literals of three bytes or more (`literals.txt`: the 1,791
-//! the literal pass compiled from `filters/default.json` at 5e0c976).
+//! pack's ASCII literals of three bytes or more (`literals.txt`: 1,791 of
+//! the literals the firewall's literal pass compiled from
+//! `filters/default.json` at 5e0c976).
 //! No JSON parsing, no normalization, no rules, no model: less than any
 //! filter that looks for a dictionary of attack phrases in the text must
 //! do, so its throughput bounds from above what such a filter reaches in
