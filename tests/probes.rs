@@ -80,8 +80,8 @@ fn the_default_pack_holds_its_floors_on_the_technique_probes() {
         "technique probes: TPR {tpr:.3} ({caught}/{attacks}), FPR {fpr:.4} ({}/{benign})",
         false_positives.len()
     );
-    // Measured 0.637 and 0.032 when the floors were set (with sets F, G and
-    // H, harder than A to E: 0.735 and 0.026 on A to E alone).
-    assert!(tpr >= 0.62, "TPR {tpr:.3} ({caught}/{attacks})");
+    // Measured 0.626 and 0.027 when the floors were set (with sets F, G and
+    // H, harder than A to E: 0.726 and 0.022 on A to E alone).
+    assert!(tpr >= 0.61, "TPR {tpr:.3} ({caught}/{attacks})");
     assert!(fpr <= 0.035, "FPR {fpr:.4}: {false_positives:?}");
 }
