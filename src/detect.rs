@@ -1156,9 +1156,9 @@ impl Matcher {
                 v.memo
                     .and_then(|m| m.walks.get())
                     .filter(|w| w.matcher == self.id && w.first == (at == 0))
-                    .map_or([0; MEMO_ARMS / 64], |w| w.clean)
+                    .map_or(Arms::default(), |w| w.clean)
             }));
-            learned.resize(views.len(), [0; MEMO_ARMS / 64]);
+            learned.resize(views.len(), Arms::default());
         }
         let mut matched = usize::MAX;
         let mut indexed = false;
@@ -1238,7 +1238,7 @@ impl Matcher {
         len: usize,
         regions: &mut Vec<(usize, usize)>,
     ) {
-        let mut want: Arms = [0; MEMO_ARMS / 64];
+        let mut want = Arms::default();
         let mut every_view = clean.is_empty();
         for &a in ready {
             match self.regexes.get(a) {

@@ -55,18 +55,14 @@ impl RootContext for Root {
                         true
                     }
                     Err(e) => {
-                        proxy_wasm::hostcalls::log(
-                            LogLevel::Critical,
-                            &format!("reference_filter: {e}"),
-                        )
-                        .ok();
+                        hostcalls::log(LogLevel::Critical, &format!("reference_filter: {e}")).ok();
                         false
                     }
                 }
             }
             other => {
                 let shown = String::from_utf8_lossy(other);
-                proxy_wasm::hostcalls::log(
+                hostcalls::log(
                     LogLevel::Critical,
                     &format!(
                         "reference_filter: configuration {shown:?}: expected nothing or \"scan\""
